@@ -1,0 +1,5 @@
+//! Credentials: access tokens (JWT), password hashes, and WeChat's code2session.
+
+pub mod jwt;
+pub mod password;
+pub mod wechat;

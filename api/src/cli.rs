@@ -1,0 +1,113 @@
+//! The `api` binary's subcommands.
+
+use clap::{Parser, Subcommand};
+use entity::org::region_officer::OfficerRole;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::http::Application;
+use crate::service::auth::create_password_user;
+use crate::state::AppState;
+use crate::{db, graphql, seed, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "api", about = "Linli (邻里) GraphQL server", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve GraphQL (the default).
+    Serve,
+    /// Migrate the database and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL); `schema.graphql` is its output.
+    ExportSchema,
+    /// Create the platform administrator, or (with --region and --role) an officer of a region.
+    CreateAdmin {
+        #[arg(long)]
+        phone: String,
+        #[arg(long, env = "LINLI_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "管理员")]
+        name: String,
+        #[arg(long, requires = "role")]
+        region: Option<Uuid>,
+        #[arg(long, value_enum, requires = "region")]
+        role: Option<CliOfficerRole>,
+    },
+    /// Create a demo district, street and community with people to log in as.
+    SeedDemo,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CliOfficerRole {
+    DistrictAdmin,
+    StreetAdmin,
+    Observer,
+}
+
+impl From<CliOfficerRole> for OfficerRole {
+    fn from(role: CliOfficerRole) -> Self {
+        match role {
+            CliOfficerRole::DistrictAdmin => OfficerRole::DistrictAdmin,
+            CliOfficerRole::StreetAdmin => OfficerRole::StreetAdmin,
+            CliOfficerRole::Observer => OfficerRole::Observer,
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    if let Some(Command::ExportSchema) = cli.command {
+        print!("{}", graphql::sdl());
+        return Ok(());
+    }
+    telemetry::init(settings.log_format);
+    let conn = db::connect(&settings).await?;
+    db::migrate(&conn).await?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let graphiql = settings.graphiql_enabled();
+            let state = AppState::new(settings, conn)?;
+            let app = Application::build(state.clone())?;
+            let addr = state.settings.bind_addr;
+            tracing::info!(
+                url = %format!("http://{}:{}/graphql", addr.ip(), app.port()),
+                graphiql,
+                backend = ?state.db.get_database_backend(),
+                "Linli is serving"
+            );
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => tracing::info!("migrations applied"),
+        Command::ExportSchema => {}
+        Command::CreateAdmin {
+            phone,
+            password,
+            name,
+            region,
+            role,
+        } => {
+            let is_admin = region.is_none();
+            let user = create_password_user(&conn, &phone, &name, &password, is_admin)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            if let (Some(region), Some(role)) = (region, role) {
+                seed::appoint_as_system(&conn, region, user.id, role.into()).await?;
+                println!("created officer {} ({phone}) of region {region}", user.id);
+            } else {
+                println!("created platform administrator {} ({phone})", user.id);
+            }
+        }
+        Command::SeedDemo => {
+            let summary = seed::seed_demo(&conn).await?;
+            println!("{summary}");
+        }
+    }
+    Ok(())
+}

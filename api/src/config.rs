@@ -1,0 +1,160 @@
+//! Settings from the environment (and an optional `.env`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+
+pub const DEFAULT_WECHAT_API_BASE: &str = "https://api.weixin.qq.com";
+const JWT_SECRET_FILE: &str = "jwt_secret";
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+/// What the process is configured with. Every field has an environment
+/// variable (README: Configuration).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Where the data lives; the default SQLite file and the generated JWT secret go here.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: an SQLite file in DATA_DIR.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub bind_addr: SocketAddr,
+    /// HS256 key of access tokens, at least 32 bytes.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<SecretString>,
+    #[arg(long, env = "WECHAT_APP_ID", default_value = "")]
+    pub wechat_app_id: String,
+    #[arg(long, env = "WECHAT_APP_SECRET", hide_env_values = true)]
+    pub wechat_app_secret: Option<SecretString>,
+    #[arg(long, env = "WECHAT_API_BASE", default_value = DEFAULT_WECHAT_API_BASE)]
+    pub wechat_api_base: String,
+    #[arg(long, env = "APP_ENV", value_enum, default_value = "development")]
+    pub app_env: AppEnv,
+    /// GraphiQL at GET /graphql; default: on, except in production.
+    #[arg(long, env = "GRAPHIQL")]
+    pub graphiql: Option<bool>,
+    /// Schema introspection; default: on, except in production.
+    #[arg(long, env = "INTROSPECTION")]
+    pub introspection: Option<bool>,
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; default: one per core.
+    #[arg(long, env = "WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Settings for a process that reads nothing from the environment (tests, tools).
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Settings {
+            data_dir: data_dir.into(),
+            database_url: None,
+            db_max_connections: 16,
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            jwt_secret: None,
+            wechat_app_id: String::new(),
+            wechat_app_secret: None,
+            wechat_api_base: DEFAULT_WECHAT_API_BASE.to_string(),
+            app_env: AppEnv::Development,
+            graphiql: None,
+            introspection: None,
+            log_format: LogFormat::Text,
+            max_body_bytes: 1 << 20,
+            workers: None,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("linli.db").display()
+            ),
+        }
+    }
+
+    pub fn graphiql_enabled(&self) -> bool {
+        self.graphiql.unwrap_or(self.app_env == AppEnv::Development)
+    }
+
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection
+            .unwrap_or(self.app_env == AppEnv::Development)
+    }
+
+    /// The JWT key: JWT_SECRET when set (refused under 32 bytes), else one
+    /// generated once and kept in the data folder.
+    pub fn resolve_jwt_secret(&self) -> anyhow::Result<SecretString> {
+        if let Some(secret) = &self.jwt_secret {
+            if secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {
+                bail!("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long");
+            }
+            return Ok(secret.clone());
+        }
+        let path = self.data_dir.join(JWT_SECRET_FILE);
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let existing = existing.trim().to_string();
+            if existing.len() >= MIN_JWT_SECRET_BYTES {
+                return Ok(SecretString::from(existing));
+            }
+        }
+        tracing::warn!(
+            path = %path.display(),
+            "JWT_SECRET is not set: generated one and kept it in the data folder; set JWT_SECRET in production"
+        );
+        let mut bytes = [0u8; 48];
+        rand::rng().fill_bytes(&mut bytes);
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        ensure_dir(&self.data_dir)?;
+        write_private(&path, &secret)?;
+        Ok(SecretString::from(secret))
+    }
+}
+
+pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        file.write_all(contents.as_bytes())?;
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))
+    }
+}

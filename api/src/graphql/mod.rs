@@ -1,0 +1,52 @@
+//! The GraphQL schema: one module per domain, merged here. Resolvers parse
+//! input, call a service and map the result; nothing else.
+
+pub mod context;
+pub mod ids;
+pub mod loaders;
+pub mod org;
+pub mod page;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::state::AppState;
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(org::OrgQuery);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(org::AuthMutation, org::OrgMutation);
+
+pub type LinliSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Depth and complexity limits: generous enough for GraphiQL's introspection
+/// query (depth 13), tight enough to refuse abusive nesting.
+pub const MAX_DEPTH: usize = 16;
+pub const MAX_COMPLEXITY: usize = 5_000;
+pub const MAX_RECURSIVE_DEPTH: usize = 32;
+pub const MAX_DIRECTIVES: usize = 50;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+        .limit_directives(MAX_DIRECTIVES)
+}
+
+pub fn build_schema(state: AppState) -> LinliSchema {
+    let introspection = state.settings.introspection_enabled();
+    let builder = builder().data(state);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
+}
+
+/// The SDL that `export-schema` prints and `schema.graphql` keeps.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

@@ -1,0 +1,420 @@
+//! The HTTP server: GraphQL over HTTP at /graphql (POST, and GET for
+//! queries), GraphiQL, subscriptions over WebSocket at /graphql/ws, health,
+//! readiness and metrics.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql_actix_web::GraphQLSubscription;
+use serde_json::{Map, Value, json};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::jwt::TokenError;
+use crate::graphql::context::Session;
+use crate::graphql::loaders::Loaders;
+use crate::graphql::{LinliSchema, build_schema};
+use crate::metrics::Metrics;
+use crate::policy::Actor;
+use crate::state::AppState;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
+
+struct Shared {
+    schema: LinliSchema,
+    state: AppState,
+    metrics: Metrics,
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl Application {
+    /// Binds the listener and builds the schema, pools and loaders once.
+    pub fn build(state: AppState) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(state.settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
+        let shared = web::Data::new(Shared {
+            schema: build_schema(state.clone()),
+            metrics: Metrics::new()?,
+            state: state.clone(),
+        });
+        let body_limit = state.settings.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(shared.clone())
+                .app_data(web::PayloadConfig::new(body_limit))
+                .route("/graphql", web::post().to(graphql_post))
+                .route("/graphql", web::get().to(graphql_get))
+                .route("/graphql/ws", web::get().to(graphql_ws))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+                .route("/metrics", web::get().to(metrics))
+        })
+        .shutdown_timeout(30)
+        .listen(listener)?;
+        if let Some(workers) = state.settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGINT/SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn into_server(self) -> actix_web::dev::Server {
+        self.server
+    }
+}
+
+/// How the client wants the answer (GraphQL over HTTP, “Accept”).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    GraphqlResponseJson,
+    Json,
+}
+
+fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|part| part.split(';').next().unwrap_or_default().trim())
+        .collect();
+    if types.contains(&"application/graphql-response+json") {
+        Some(MediaType::GraphqlResponseJson)
+    } else if types
+        .iter()
+        .any(|t| matches!(*t, "application/json" | "application/*" | "*/*"))
+    {
+        Some(MediaType::Json)
+    } else {
+        None
+    }
+}
+
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Actor, TokenError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Actor::Anonymous);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or(TokenError::Invalid)?;
+    state.jwt.verify(token.trim()).map(Actor::User)
+}
+
+/// A response made before execution: a request the server will not run.
+fn request_error(status: StatusCode, media: MediaType, message: &str, code: &str) -> HttpResponse {
+    let content_type = match media {
+        MediaType::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
+        MediaType::Json => JSON,
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .body(json!({"errors": [{"message": message, "extensions": {"code": code}}]}).to_string())
+}
+
+fn token_rejected(media: MediaType, err: TokenError) -> HttpResponse {
+    let message = match err {
+        TokenError::Expired => "登录已过期，请刷新登录状态",
+        TokenError::Invalid => "登录凭证无效，请重新登录",
+    };
+    let mut response = request_error(StatusCode::UNAUTHORIZED, media, message, "UNAUTHENTICATED");
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+async fn graphql_post(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    let Some(media) = negotiate(req.headers()) else {
+        return HttpResponse::NotAcceptable().finish();
+    };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.split(';').next().map(str::trim) != Some("application/json") {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "请求须为 application/json",
+            "BAD_REQUEST",
+        );
+    }
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(_) => return request_error(StatusCode::BAD_REQUEST, media, "请求体不是合法的 JSON", "BAD_REQUEST"),
+    };
+    let request = match graphql_request_from_json(parsed) {
+        Ok(request) => request,
+        Err(message) => return request_error(StatusCode::BAD_REQUEST, media, message, "BAD_REQUEST"),
+    };
+    execute(&req, &shared, media, request).await
+}
+
+fn graphql_request_from_json(value: Value) -> Result<async_graphql::Request, &'static str> {
+    let Value::Object(mut object) = value else {
+        return Err("不支持批量请求：请求体须为一个 JSON 对象");
+    };
+    let query = match object.remove("query") {
+        Some(Value::String(query)) => query,
+        _ => return Err("缺少 query 字符串"),
+    };
+    let mut request = async_graphql::Request::new(query);
+    match object.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err("operationName 须为字符串"),
+    }
+    match object.remove("variables") {
+        None | Some(Value::Null) => {}
+        Some(variables @ Value::Object(_)) => {
+            request = request.variables(async_graphql::Variables::from_json(variables));
+        }
+        Some(_) => return Err("variables 须为 JSON 对象"),
+    }
+    match object.remove("extensions") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => return Err("extensions 须为 JSON 对象"),
+    }
+    Ok(request)
+}
+
+#[derive(serde::Deserialize)]
+struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+async fn graphql_get(
+    req: HttpRequest,
+    params: web::Query<Vec<(String, String)>>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let mut get = GetParams {
+        query: None,
+        operation_name: None,
+        variables: None,
+    };
+    for (key, value) in params.into_inner() {
+        match key.as_str() {
+            "query" => get.query = Some(value),
+            "operationName" => get.operation_name = Some(value),
+            "variables" => get.variables = Some(value),
+            _ => {}
+        }
+    }
+    let Some(query) = get.query else {
+        return graphiql(&req, &shared);
+    };
+    let Some(media) = negotiate(req.headers()) else {
+        return HttpResponse::NotAcceptable().finish();
+    };
+    // GET may only read: a mutation over GET is refused before it runs.
+    if let Ok(document) = async_graphql::parser::parse_query(&query) {
+        let operation_type = match &document.operations {
+            DocumentOperations::Single(op) => Some(op.node.ty),
+            DocumentOperations::Multiple(ops) => get
+                .operation_name
+                .as_deref()
+                .and_then(|name| ops.get(name))
+                .map(|op| op.node.ty),
+        };
+        if operation_type == Some(OperationType::Mutation) {
+            let mut response = request_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                "变更操作须使用 POST",
+                "BAD_REQUEST",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = get.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = get.variables {
+        match serde_json::from_str::<Value>(&variables) {
+            Ok(variables @ Value::Object(_)) => {
+                request = request.variables(async_graphql::Variables::from_json(variables));
+            }
+            _ => return request_error(StatusCode::BAD_REQUEST, media, "variables 须为 JSON 对象", "BAD_REQUEST"),
+        }
+    }
+    execute(&req, &shared, media, request).await
+}
+
+fn graphiql(req: &HttpRequest, shared: &Shared) -> HttpResponse {
+    if !shared.state.settings.graphiql_enabled() {
+        return HttpResponse::NotFound()
+            .insert_header((header::CONTENT_TYPE, JSON))
+            .body(json!({"errors": [{"message": "缺少 query 参数"}]}).to_string());
+    }
+    let host = req.connection_info().host().to_string();
+    let source = GraphiQLSource::build()
+        .endpoint("/graphql")
+        .subscription_endpoint(&format!("ws://{host}/graphql/ws"))
+        .title("邻里 Linli GraphiQL")
+        .finish();
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .body(source)
+}
+
+async fn execute(
+    req: &HttpRequest,
+    shared: &Shared,
+    media: MediaType,
+    request: async_graphql::Request,
+) -> HttpResponse {
+    let actor = match authenticate(&shared.state, req.headers()) {
+        Ok(actor) => actor,
+        Err(err) => return token_rejected(media, err),
+    };
+    let operation = request.operation_name.clone();
+    let request = request
+        .data(Session(actor))
+        .data(Loaders::new(&shared.state.db));
+    let started = Instant::now();
+    let response = shared.schema.execute(request).await;
+    let codes: Vec<String> = response
+        .errors
+        .iter()
+        .map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .and_then(|code| match code {
+                    async_graphql::Value::String(code) => Some(code.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "GRAPHQL_VALIDATION_FAILED".to_string())
+        })
+        .collect();
+    shared
+        .metrics
+        .observe(operation.as_deref(), started.elapsed(), codes.iter().map(String::as_str));
+    graphql_response(media, response)
+}
+
+/// Per GraphQL over HTTP: with application/graphql-response+json, a request
+/// that never reached execution (it did not parse or validate) is a 400
+/// without `data`; with application/json every answer is a 200.
+fn graphql_response(media: MediaType, response: async_graphql::Response) -> HttpResponse {
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut body = Map::new();
+    if !request_error || media == MediaType::Json {
+        if let Ok(data) = serde_json::to_value(&response.data) {
+            body.insert("data".into(), data);
+        }
+    }
+    if !response.errors.is_empty() {
+        if let Ok(errors) = serde_json::to_value(&response.errors) {
+            body.insert("errors".into(), errors);
+        }
+    }
+    if !response.extensions.is_empty() {
+        if let Ok(extensions) = serde_json::to_value(&response.extensions) {
+            body.insert("extensions".into(), extensions);
+        }
+    }
+    let (status, content_type) = match media {
+        MediaType::GraphqlResponseJson if request_error => (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON),
+        MediaType::GraphqlResponseJson => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
+        MediaType::Json => (StatusCode::OK, JSON),
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .body(Value::Object(body).to_string())
+}
+
+/// graphql-transport-ws (and the older graphql-ws). The access token comes in
+/// the connection_init payload: `{"Authorization": "Bearer …"}` or `{"token": "…"}`.
+async fn graphql_ws(
+    req: HttpRequest,
+    payload: web::Payload,
+    shared: web::Data<Shared>,
+) -> actix_web::Result<HttpResponse> {
+    let state = Arc::new(shared.state.clone());
+    GraphQLSubscription::new(shared.schema.clone())
+        .keepalive_timeout(Duration::from_secs(60))
+        .on_connection_init(move |init: Value| async move {
+            let token = init
+                .get("Authorization")
+                .or_else(|| init.get("authorization"))
+                .and_then(Value::as_str)
+                .map(|v| v.trim_start_matches("Bearer ").to_string())
+                .or_else(|| init.get("token").and_then(Value::as_str).map(str::to_string));
+            let actor = match token {
+                None => Actor::Anonymous,
+                Some(token) => Actor::User(
+                    state
+                        .jwt
+                        .verify(&token)
+                        .map_err(|_| async_graphql::Error::new("登录凭证无效，请重新登录"))?,
+                ),
+            };
+            let mut data = async_graphql::Data::default();
+            data.insert(Session(actor));
+            data.insert(Loaders::new(&state.db));
+            Ok(data)
+        })
+        .start(&req, payload)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
+    match shared.state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Err(err) => {
+            tracing::warn!(error = %err, "database does not answer");
+            HttpResponse::ServiceUnavailable().json(json!({"status": "database unavailable"}))
+        }
+    }
+}
+
+async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
+        .body(shared.metrics.render(&shared.state.db))
+}

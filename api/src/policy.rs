@@ -1,0 +1,372 @@
+//! Who may do what: the one place that decides. Every service asks here
+//! before it reads or writes a community's records; no resolver checks roles.
+//!
+//! A caller is allowed by a role of their ACTIVE membership in the record's
+//! community, by a region role (officer) on the community's street or district,
+//! or by being the platform administrator, as the table in [`rule`] says.
+
+use entity::org::{membership, region, region_officer, user};
+use entity::org::membership::MembershipStatus;
+use entity::org::region::RegionKind;
+use entity::org::region_officer::OfficerRole;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use crate::error::{ServiceError, ServiceResult};
+
+/// A community role. Stored as a bit set on the membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Resident,
+    Volunteer,
+    PartyMember,
+    CouncilMember,
+    GridWorker,
+    Staff,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Resident,
+        Role::Volunteer,
+        Role::PartyMember,
+        Role::CouncilMember,
+        Role::GridWorker,
+        Role::Staff,
+    ];
+
+    pub fn bit(self) -> i32 {
+        match self {
+            Role::Resident => 1,
+            Role::Volunteer => 1 << 1,
+            Role::PartyMember => 1 << 2,
+            Role::CouncilMember => 1 << 3,
+            Role::GridWorker => 1 << 4,
+            Role::Staff => 1 << 5,
+        }
+    }
+
+    pub fn to_bits(roles: &[Role]) -> i32 {
+        roles.iter().fold(0, |bits, role| bits | role.bit())
+    }
+
+    pub fn from_bits(bits: i32) -> Vec<Role> {
+        Role::ALL
+            .into_iter()
+            .filter(|role| bits & role.bit() != 0)
+            .collect()
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Anonymous,
+    User(Uuid),
+}
+
+impl Actor {
+    pub fn user_id(&self) -> ServiceResult<Uuid> {
+        match self {
+            Actor::User(id) => Ok(*id),
+            Actor::Anonymous => Err(ServiceError::Unauthenticated("请先登录")),
+        }
+    }
+}
+
+/// Something done to, or seen of, one community's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// List the community's members (names and phones masked).
+    ListMembers,
+    /// See members' real names and phone numbers unmasked.
+    SeePersonalDetails,
+    /// Approve or reject requests to join, change roles, remove members.
+    ManageMembers,
+    /// Give or take away the STAFF role.
+    AppointStaff,
+}
+
+/// Who holds a permission: community roles (of an ACTIVE membership), officer
+/// roles on the community's street or district, and the platform administrator
+/// (always).
+struct Rule {
+    community_roles: &'static [Role],
+    officer_roles: &'static [OfficerRole],
+}
+
+const OFFICERS: &[OfficerRole] = &[OfficerRole::StreetAdmin, OfficerRole::DistrictAdmin];
+
+fn rule(permission: Permission) -> Rule {
+    match permission {
+        Permission::ListMembers => Rule {
+            community_roles: &[Role::Staff, Role::GridWorker],
+            officer_roles: OFFICERS,
+        },
+        Permission::SeePersonalDetails => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: &[],
+        },
+        Permission::ManageMembers => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: OFFICERS,
+        },
+        Permission::AppointStaff => Rule {
+            community_roles: &[],
+            officer_roles: OFFICERS,
+        },
+    }
+}
+
+/// The caller's standing in one community, as found by [`authorize`].
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub user_id: Uuid,
+    pub community: region::Model,
+    /// Roles of the caller's ACTIVE membership here (empty when none).
+    pub roles: Vec<Role>,
+}
+
+/// The caller's standing in one community, whatever it is.
+pub async fn standing<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    community_id: Uuid,
+) -> ServiceResult<Standing> {
+    let user_id = actor.user_id()?;
+    let community = find_community(db, community_id).await?;
+    let roles = active_roles(db, user_id, community_id).await?;
+    let officer_roles = officer_roles_over(db, user_id, &community).await?;
+    let is_admin = is_platform_admin(db, user_id).await?;
+    Ok(Standing {
+        user_id,
+        community,
+        roles,
+        officer_roles,
+        is_admin,
+    })
+}
+
+/// Everything the policy knows of a caller in one community.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub user_id: Uuid,
+    pub community: region::Model,
+    pub roles: Vec<Role>,
+    /// Officer roles held on the community's street or district.
+    pub officer_roles: Vec<OfficerRole>,
+    pub is_admin: bool,
+}
+
+impl Standing {
+    pub fn allows(&self, permission: Permission) -> bool {
+        let rule = rule(permission);
+        self.is_admin
+            || self.roles.iter().any(|r| rule.community_roles.contains(r))
+            || self.officer_roles.iter().any(|r| rule.officer_roles.contains(r))
+    }
+
+    pub fn is_member(&self) -> bool {
+        !self.roles.is_empty()
+    }
+
+    pub fn require(self, permission: Permission) -> ServiceResult<Grant> {
+        if self.allows(permission) {
+            Ok(Grant {
+                user_id: self.user_id,
+                community: self.community,
+                roles: self.roles,
+            })
+        } else {
+            Err(ServiceError::Forbidden)
+        }
+    }
+}
+
+/// Checks that the caller holds `permission` in the community.
+pub async fn authorize<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    community_id: Uuid,
+    permission: Permission,
+) -> ServiceResult<Grant> {
+    standing(db, actor, community_id)
+        .await?
+        .require(permission)
+}
+
+/// What is done to a region itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionPermission {
+    /// Create a child region of the given kind under this one.
+    CreateChild(RegionKind),
+    /// Appoint or revoke an officer with this role on this region.
+    AppointOfficer(OfficerRole),
+}
+
+/// Creating a district needs the platform administrator; anything else is
+/// allowed to the administrator and to an officer who administers a region
+/// strictly above the target, and observers may also be appointed by an
+/// administrator of the region itself.
+pub async fn authorize_region<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    target: Option<&region::Model>,
+    permission: RegionPermission,
+) -> ServiceResult<Uuid> {
+    let user_id = actor.user_id()?;
+    if is_platform_admin(db, user_id).await? {
+        return Ok(user_id);
+    }
+    let Some(target) = target else {
+        return Err(ServiceError::Forbidden);
+    };
+    let held = region_officer::Entity::find()
+        .filter(region_officer::Column::UserId.eq(user_id))
+        .filter(region_officer::Column::RegionId.is_in(lineage(target)))
+        .all(db)
+        .await?;
+    let administers = |region_id: Uuid| {
+        held.iter().any(|o| {
+            o.region_id == region_id
+                && matches!(o.role, OfficerRole::DistrictAdmin | OfficerRole::StreetAdmin)
+        })
+    };
+    let above_target = lineage(target).into_iter().filter(|id| *id != target.id);
+    let allowed = match permission {
+        // Creating a child of `target`: administering the target or above is enough.
+        RegionPermission::CreateChild(_) => lineage(target).into_iter().any(administers),
+        RegionPermission::AppointOfficer(OfficerRole::Observer) => {
+            lineage(target).into_iter().any(administers)
+        }
+        RegionPermission::AppointOfficer(_) => above_target.into_iter().any(administers),
+    };
+    if allowed {
+        Ok(user_id)
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+/// The region and the regions above it.
+fn lineage(region: &region::Model) -> Vec<Uuid> {
+    let mut ids = vec![region.id, region.district_id];
+    if let Some(street) = region.street_id {
+        ids.push(street);
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+pub async fn find_community<C: ConnectionTrait>(
+    db: &C,
+    community_id: Uuid,
+) -> ServiceResult<region::Model> {
+    region::Entity::find_by_id(community_id)
+        .filter(region::Column::Kind.eq(RegionKind::Community))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound("社区"))
+}
+
+async fn active_roles<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    community_id: Uuid,
+) -> ServiceResult<Vec<Role>> {
+    let bits: Option<i32> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::Roles)
+        .filter(membership::Column::UserId.eq(user_id))
+        .filter(membership::Column::CommunityId.eq(community_id))
+        .filter(membership::Column::Status.eq(MembershipStatus::Active))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(bits.map(Role::from_bits).unwrap_or_default())
+}
+
+async fn officer_roles_over<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    community: &region::Model,
+) -> ServiceResult<Vec<OfficerRole>> {
+    let above: Vec<Uuid> = lineage(community)
+        .into_iter()
+        .filter(|id| *id != community.id)
+        .collect();
+    let roles: Vec<OfficerRole> = region_officer::Entity::find()
+        .select_only()
+        .column(region_officer::Column::Role)
+        .filter(region_officer::Column::UserId.eq(user_id))
+        .filter(region_officer::Column::RegionId.is_in(above))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(roles)
+}
+
+async fn is_platform_admin<C: ConnectionTrait>(db: &C, user_id: Uuid) -> ServiceResult<bool> {
+    let flag: Option<bool> = user::Entity::find_by_id(user_id)
+        .select_only()
+        .column(user::Column::IsPlatformAdmin)
+        .into_tuple()
+        .one(db)
+        .await?;
+    match flag {
+        Some(flag) => Ok(flag),
+        // A token for a user who no longer exists.
+        None => Err(ServiceError::Unauthenticated("登录已失效，请重新登录")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_through_bits() {
+        let roles = vec![Role::Resident, Role::CouncilMember, Role::Staff];
+        assert_eq!(Role::from_bits(Role::to_bits(&roles)), roles);
+        assert_eq!(Role::from_bits(0), Vec::<Role>::new());
+    }
+
+    fn standing(roles: Vec<Role>, officer_roles: Vec<OfficerRole>, is_admin: bool) -> Standing {
+        let id = Uuid::now_v7();
+        Standing {
+            user_id: id,
+            community: region::Model {
+                id,
+                name: "c".into(),
+                kind: RegionKind::Community,
+                parent_id: None,
+                district_id: id,
+                street_id: None,
+                created_at: chrono::Utc::now(),
+            },
+            roles,
+            officer_roles,
+            is_admin,
+        }
+    }
+
+    #[test]
+    fn rule_table() {
+        let resident = standing(vec![Role::Resident], vec![], false);
+        let staff = standing(vec![Role::Staff], vec![], false);
+        let grid = standing(vec![Role::GridWorker], vec![], false);
+        let street = standing(vec![], vec![OfficerRole::StreetAdmin], false);
+        let observer = standing(vec![], vec![OfficerRole::Observer], false);
+        let admin = standing(vec![], vec![], true);
+        assert!(!resident.allows(Permission::ListMembers));
+        assert!(grid.allows(Permission::ListMembers));
+        assert!(!grid.allows(Permission::ManageMembers));
+        assert!(staff.allows(Permission::ManageMembers));
+        assert!(!staff.allows(Permission::AppointStaff));
+        assert!(street.allows(Permission::AppointStaff));
+        assert!(!street.allows(Permission::SeePersonalDetails));
+        assert!(!observer.allows(Permission::ListMembers));
+        assert!(admin.allows(Permission::SeePersonalDetails));
+    }
+}

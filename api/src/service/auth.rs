@@ -1,0 +1,383 @@
+//! Logging in (WeChat, phone + password), rotating refresh tokens, logging out.
+
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use entity::auth::refresh_token;
+use entity::org::user;
+use rand::RngCore;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry};
+use crate::auth::password::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use crate::auth::wechat::WechatError;
+use crate::db::begin_write;
+use crate::error::{ServiceError, ServiceResult};
+use crate::policy::Actor;
+use crate::service::validate;
+use crate::state::AppState;
+
+pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
+/// Failed password logins in a row that lock the account.
+pub const MAX_FAILED_LOGINS: i32 = 5;
+pub const LOCKOUT: Duration = Duration::minutes(15);
+const DEFAULT_WECHAT_NAME: &str = "微信用户";
+
+/// A signed-in session: what the client keeps.
+#[derive(Debug, Clone)]
+pub struct AuthSession {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: user::Model,
+}
+
+pub async fn wechat_login(state: &AppState, code: &str) -> ServiceResult<AuthSession> {
+    let code = validate::text("code", code, 256)?;
+    let identity = state.wechat.code2session(&code).await.map_err(|err| match err {
+        WechatError::InvalidCode => {
+            ServiceError::bad_input("code", "微信登录凭证无效或已过期，请重新进入小程序")
+        }
+        WechatError::Blocked => ServiceError::Forbidden,
+        WechatError::RateLimited => ServiceError::RateLimited {
+            message: "微信登录过于频繁，请稍后再试".into(),
+            retry_after_secs: 60,
+        },
+        WechatError::NotConfigured => ServiceError::Unavailable("微信登录尚未配置，请联系社区工作人员"),
+        WechatError::Unavailable(why) => {
+            tracing::warn!(reason = %why, "code2session failed");
+            ServiceError::Unavailable("微信服务繁忙，请稍后再试")
+        }
+    })?;
+
+    let txn = begin_write(&state.db).await?;
+    let existing = user::Entity::find()
+        .filter(user::Column::WechatOpenid.eq(identity.openid.as_str()))
+        .one(&txn)
+        .await?;
+    let user = match existing {
+        Some(found) => {
+            if identity.unionid.is_some() && found.wechat_unionid != identity.unionid {
+                let mut active: user::ActiveModel = found.into();
+                active.wechat_unionid = Set(identity.unionid.clone());
+                active.update(&txn).await?
+            } else {
+                found
+            }
+        }
+        None => {
+            let created = user::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                display_name: Set(DEFAULT_WECHAT_NAME.to_string()),
+                wechat_openid: Set(Some(identity.openid.clone())),
+                wechat_unionid: Set(identity.unionid.clone()),
+                login_phone: Set(None),
+                password_hash: Set(None),
+                is_platform_admin: Set(false),
+                failed_login_count: Set(0),
+                locked_until: Set(None),
+                created_at: Set(Utc::now()),
+            }
+            .insert(&txn)
+            .await?;
+            audit::record(
+                &txn,
+                AuditEntry::new("user", created.id, "register_wechat").actor(Some(created.id)),
+            )
+            .await?;
+            created
+        }
+    };
+    let session = start_session(state, &txn, user).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+pub async fn password_login(
+    state: &AppState,
+    phone: &str,
+    password: &str,
+) -> ServiceResult<AuthSession> {
+    let wrong = || ServiceError::Unauthenticated("手机号或密码错误");
+    let Ok(phone) = validate::phone("phone", phone) else {
+        return Err(wrong());
+    };
+    let now = Utc::now();
+    let found = user::Entity::find()
+        .filter(user::Column::LoginPhone.eq(phone.as_str()))
+        .one(&state.db)
+        .await?;
+    if let Some(locked_until) = found.as_ref().and_then(|u| u.locked_until) {
+        if locked_until > now {
+            return Err(locked(locked_until - now));
+        }
+    }
+    let hash = found.as_ref().and_then(|u| u.password_hash.clone());
+    let matches = password::verify_password(password.to_string(), hash).await;
+    let Some(user) = found else {
+        return Err(wrong());
+    };
+    let txn = begin_write(&state.db).await?;
+    if !matches {
+        // Counted in SQL so that concurrent failures all count.
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::FailedLoginCount,
+                Expr::col(user::Column::FailedLoginCount).add(1),
+            )
+            .filter(user::Column::Id.eq(user.id))
+            .exec(&txn)
+            .await?;
+        let failures = user::Entity::find_by_id(user.id)
+            .one(&txn)
+            .await?
+            .map(|u| u.failed_login_count)
+            .unwrap_or_default();
+        let outcome = if failures >= MAX_FAILED_LOGINS {
+            user::Entity::update_many()
+                .col_expr(user::Column::FailedLoginCount, Expr::value(0))
+                .col_expr(user::Column::LockedUntil, Expr::value(Some(now + LOCKOUT)))
+                .filter(user::Column::Id.eq(user.id))
+                .exec(&txn)
+                .await?;
+            audit::record(&txn, AuditEntry::new("user", user.id, "lock_after_failed_logins")).await?;
+            locked(LOCKOUT)
+        } else {
+            wrong()
+        };
+        txn.commit().await?;
+        return Err(outcome);
+    }
+    let mut active: user::ActiveModel = user.into();
+    active.failed_login_count = Set(0);
+    active.locked_until = Set(None);
+    let user = active.update(&txn).await?;
+    let session = start_session(state, &txn, user).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+fn locked(remaining: Duration) -> ServiceError {
+    let minutes = (remaining.num_seconds() + 59) / 60;
+    ServiceError::RateLimited {
+        message: format!("密码错误次数过多，账号已临时锁定，请{minutes}分钟后再试"),
+        retry_after_secs: Ord::max(remaining.num_seconds(), 1),
+    }
+}
+
+/// Spends a refresh token and issues the next one of its family. A token that
+/// was already spent means it leaked: the whole family is revoked.
+pub async fn refresh(state: &AppState, presented: &str) -> ServiceResult<AuthSession> {
+    let invalid = || ServiceError::Unauthenticated("登录已失效，请重新登录");
+    let now = Utc::now();
+    let txn = begin_write(&state.db).await?;
+    let Some(token) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash_token(presented)))
+        .one(&txn)
+        .await?
+    else {
+        return Err(invalid());
+    };
+    if token.revoked_at.is_some() || token.expires_at <= now {
+        return Err(invalid());
+    }
+    // Spend it only if nobody else has: the condition makes a race a reuse.
+    let spent = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(Some(now)))
+        .filter(refresh_token::Column::Id.eq(token.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if spent.rows_affected != 1 {
+        revoke_family(&txn, token.family_id, now).await?;
+        audit::record(
+            &txn,
+            AuditEntry::new("refresh_token", token.family_id, "reuse_revoked_family")
+                .actor(Some(token.user_id)),
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::warn!(user_id = %token.user_id, "refresh token reused: family revoked");
+        return Err(invalid());
+    }
+    let user = user::Entity::find_by_id(token.user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    let session = issue_session(state, &txn, user, token.family_id, now).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Revokes the family of `presented`; only its owner may.
+pub async fn logout(state: &AppState, actor: &Actor, presented: &str) -> ServiceResult<bool> {
+    let user_id = actor.user_id()?;
+    let txn = begin_write(&state.db).await?;
+    let token = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash_token(presented)))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?;
+    let Some(token) = token else {
+        return Ok(false);
+    };
+    revoke_family(&txn, token.family_id, Utc::now()).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Sets the caller's phone + password login (staff who came in by WeChat);
+/// changing an existing password needs the current one.
+pub async fn set_password(
+    state: &AppState,
+    actor: &Actor,
+    phone: &str,
+    new_password: &str,
+    current_password: Option<&str>,
+) -> ServiceResult<user::Model> {
+    let user_id = actor.user_id()?;
+    let phone = validate::phone("phone", phone)?;
+    check_password_strength("password", new_password)?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
+    if user.password_hash.is_some() {
+        let current = current_password.unwrap_or_default().to_string();
+        if !password::verify_password(current, user.password_hash.clone()).await {
+            return Err(ServiceError::bad_input("currentPassword", "当前密码不正确"));
+        }
+    }
+    let hash = password::hash_password(new_password.to_string())
+        .await
+        .map_err(ServiceError::internal)?;
+    let txn = begin_write(&state.db).await?;
+    let taken = user::Entity::find()
+        .filter(user::Column::LoginPhone.eq(phone.as_str()))
+        .filter(user::Column::Id.ne(user_id))
+        .one(&txn)
+        .await?;
+    if taken.is_some() {
+        return Err(ServiceError::conflict("该手机号已被其他账号使用"));
+    }
+    let mut active: user::ActiveModel = user.into();
+    active.login_phone = Set(Some(phone));
+    active.password_hash = Set(Some(hash));
+    let updated = active.update(&txn).await?;
+    audit::record(&txn, AuditEntry::new("user", user_id, "set_password").actor(Some(user_id))).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub fn check_password_strength(field: &'static str, password: &str) -> ServiceResult<()> {
+    let chars = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err(ServiceError::bad_input(
+            field,
+            format!("密码长度须为{MIN_PASSWORD_CHARS}到{MAX_PASSWORD_CHARS}个字符"),
+        ));
+    }
+    Ok(())
+}
+
+async fn start_session<C: ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    user: user::Model,
+) -> ServiceResult<AuthSession> {
+    issue_session(state, db, user, Uuid::now_v7(), Utc::now()).await
+}
+
+async fn issue_session<C: ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    user: user::Model,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> ServiceResult<AuthSession> {
+    let (access_token, expires_at) = state.jwt.issue(user.id, now).map_err(ServiceError::internal)?;
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let refresh = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.id),
+        family_id: Set(family_id),
+        token_hash: Set(hash_token(&refresh)),
+        expires_at: Set(now + REFRESH_TOKEN_TTL),
+        used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(AuthSession {
+        access_token,
+        refresh_token: refresh,
+        expires_at,
+        user,
+    })
+}
+
+async fn revoke_family<C: ConnectionTrait>(
+    db: &C,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(now)))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Used by the CLI and the demo seed: creates a user with a phone + password login.
+pub async fn create_password_user<C: TransactionTrait + ConnectionTrait>(
+    db: &C,
+    phone: &str,
+    display_name: &str,
+    password: &str,
+    is_platform_admin: bool,
+) -> ServiceResult<user::Model> {
+    let phone = validate::phone("phone", phone)?;
+    let display_name = validate::text("displayName", display_name, 64)?;
+    check_password_strength("password", password)?;
+    let hash = password::hash_password(password.to_string())
+        .await
+        .map_err(ServiceError::internal)?;
+    let existing = user::Entity::find()
+        .filter(user::Column::LoginPhone.eq(phone.as_str()))
+        .one(db)
+        .await?;
+    if existing.is_some() {
+        return Err(ServiceError::conflict("该手机号已有账号"));
+    }
+    let created = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        display_name: Set(display_name),
+        wechat_openid: Set(None),
+        wechat_unionid: Set(None),
+        login_phone: Set(Some(phone)),
+        password_hash: Set(Some(hash)),
+        is_platform_admin: Set(is_platform_admin),
+        failed_login_count: Set(0),
+        locked_until: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    audit::record(db, AuditEntry::new("user", created.id, "create_password_user")).await?;
+    Ok(created)
+}

@@ -1,0 +1,7 @@
+//! Domain services: rules, state machines and transactions, one module per
+//! domain. Services ask `policy` before they touch a community's records.
+
+pub mod auth;
+pub mod org;
+pub mod page;
+pub mod validate;

@@ -1,0 +1,34 @@
+//! What every request shares: built once at start, cloned cheaply.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::wechat::WechatClient;
+use crate::config::Settings;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub jwt: JwtKeys,
+    pub wechat: WechatClient,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let jwt = JwtKeys::new(&settings.resolve_jwt_secret()?);
+        let wechat = WechatClient::new(
+            &settings.wechat_api_base,
+            &settings.wechat_app_id,
+            settings.wechat_app_secret.clone(),
+        )?;
+        Ok(AppState {
+            db,
+            jwt,
+            wechat,
+            settings: Arc::new(settings),
+        })
+    }
+}

@@ -1,0 +1,3 @@
+//! The audit trail of every state change.
+
+pub mod audit_log;

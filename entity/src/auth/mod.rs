@@ -1,0 +1,3 @@
+//! Sessions: rotating refresh tokens.
+
+pub mod refresh_token;
