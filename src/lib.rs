@@ -1,0 +1,261 @@
+//! Test support for Linli's end-to-end tests: each test gets its own server
+//! on port 0 and its own database — a temporary SQLite file always, and a
+//! fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
+//!
+//! Write a test as `async fn name(app: TestApp)` and list it in
+//! [`backend_tests!`]; it then runs once per back end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod world;
+
+use std::sync::Once;
+
+use api::config::Settings;
+use api::http::Application;
+use api::policy::Actor;
+use api::state::AppState;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub use world::World;
+
+pub const TEST_JWT_SECRET: &str = "linli-test-secret-0123456789abcdef0123456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn(TestApp)` on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::spawn_app($crate::Backend::Sqlite).await.expect("sqlite app");
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::spawn_app($crate::Backend::Postgres).await {
+                        Some(app) => super::$name(app).await,
+                        None => $crate::report_postgres_skipped(stringify!($name)),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub fn report_postgres_skipped(test: &str) {
+    eprintln!("SKIPPED on PostgreSQL: {test} (set TEST_DATABASE_URL to run it)");
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub state: AppState,
+    pub backend: Backend,
+    handle: actix_web::dev::ServerHandle,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stop the server; the runtime may already be gone at the end of a test.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            api::telemetry::init(api::config::LogFormat::Text);
+        }
+    });
+}
+
+/// Settings for a test server: a temporary data folder, port 0.
+pub fn test_settings(data_dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::for_data_dir(data_dir);
+    settings.jwt_secret = Some(SecretString::from(TEST_JWT_SECRET.to_string()));
+    settings.workers = Some(2);
+    settings.db_max_connections = 8;
+    settings
+}
+
+/// Starts a server on `backend`; `None` when PostgreSQL is asked for and
+/// `TEST_DATABASE_URL` is not set.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
+    init_logs();
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(data_dir.path());
+    settings.database_url = Some(match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.path().join("test.db").display()
+        ),
+        Backend::Postgres => fresh_postgres_database().await?,
+    });
+    configure(&mut settings);
+    let db = api::db::connect(&settings).await.expect("connect");
+    api::db::migrate(&db).await.expect("migrate");
+    let state = AppState::new(settings, db.clone()).expect("state");
+    let app = Application::build(state.clone()).expect("bind");
+    let port = app.port();
+    let server = app.into_server();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Some(TestApp {
+        base_url: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        db,
+        state,
+        backend,
+        handle,
+        _data_dir: data_dir,
+    })
+}
+
+/// Creates an empty database for one test on the server of TEST_DATABASE_URL.
+async fn fresh_postgres_database() -> Option<String> {
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!("linli_test_{}", Uuid::now_v7().simple());
+    let admin = api::db::connect_url(&admin_url, 1)
+        .await
+        .expect("TEST_DATABASE_URL connects");
+    admin
+        .execute_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("CREATE DATABASE {name}"),
+        ))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base.to_string(), format!("?{query}")),
+        None => (admin_url.clone(), String::new()),
+    };
+    let server = base
+        .rsplit_once('/')
+        .map(|(server, _)| server.to_string())
+        .unwrap_or(base);
+    Some(format!("{server}/{name}{query}"))
+}
+
+/// One GraphQL response, as JSON.
+#[derive(Debug, Clone)]
+pub struct GqlResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl GqlResponse {
+    /// `data`, after checking there were no errors.
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            serde_json::to_string_pretty(&self.body).unwrap()
+        );
+        &self.body["data"]
+    }
+
+    /// The `extensions.code` of the first error, or None when there is none.
+    pub fn error_code(&self) -> Option<String> {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// The code of the first error, failing the test when there is none.
+    pub fn expect_error(&self, code: &str) -> &Value {
+        assert_eq!(
+            self.error_code().as_deref(),
+            Some(code),
+            "expected {code}, got {}",
+            serde_json::to_string_pretty(&self.body).unwrap()
+        );
+        let message = self.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "error messages are Chinese: {message}"
+        );
+        &self.body["errors"][0]
+    }
+}
+
+impl TestApp {
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.base_url)
+    }
+
+    /// Sends a GraphQL request as `token` (None: anonymous).
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> GqlResponse {
+        let mut request = self
+            .client
+            .post(self.graphql_url())
+            .header("content-type", "application/json")
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("json body");
+        GqlResponse { status, body }
+    }
+
+    /// A fresh access token for a user (as after logging in).
+    pub fn token_for(&self, user_id: Uuid) -> String {
+        self.state
+            .jwt
+            .issue(user_id, chrono::Utc::now())
+            .expect("token")
+            .0
+    }
+
+    /// Runs a SQL statement that returns one integer (a count).
+    pub async fn count(&self, sql: &str) -> i64 {
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(backend, sql.to_string()))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("an integer")
+    }
+
+    pub fn actor(&self, user_id: Uuid) -> Actor {
+        Actor::User(user_id)
+    }
+}

@@ -114,6 +114,9 @@ mod tests {
             redact("postgres://linli:s3cret@db:5432/linli"),
             "postgres://linli:***@db:5432/linli"
         );
-        assert_eq!(redact("sqlite://./data/linli.db"), "sqlite://./data/linli.db");
+        assert_eq!(
+            redact("sqlite://./data/linli.db"),
+            "sqlite://./data/linli.db"
+        );
     }
 }

@@ -43,11 +43,17 @@ pub enum ServiceError {
     /// What was not found, in Chinese (“社区”, “成员申请”).
     NotFound(&'static str),
     /// A field of the input is wrong: its GraphQL name and what is wrong, in Chinese.
-    BadInput { field: &'static str, message: String },
+    BadInput {
+        field: &'static str,
+        message: String,
+    },
     Conflict(String),
     /// The record is not in a state that allows the operation.
     InvalidState(String),
-    RateLimited { message: String, retry_after_secs: i64 },
+    RateLimited {
+        message: String,
+        retry_after_secs: i64,
+    },
     /// A service Linli depends on (WeChat) is down or busy: INTERNAL, with a
     /// message that says so.
     Unavailable(&'static str),

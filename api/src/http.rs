@@ -6,8 +6,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
@@ -19,7 +19,7 @@ use crate::auth::jwt::TokenError;
 use crate::graphql::context::Session;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::{LinliSchema, build_schema};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, OperationSlot};
 use crate::policy::Actor;
 use crate::state::AppState;
 
@@ -124,7 +124,10 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Actor, TokenErr
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .ok_or(TokenError::Invalid)?;
     state.jwt.verify(token.trim()).map(Actor::User)
 }
@@ -146,14 +149,17 @@ fn token_rejected(media: MediaType, err: TokenError) -> HttpResponse {
         TokenError::Invalid => "登录凭证无效，请重新登录",
     };
     let mut response = request_error(StatusCode::UNAUTHORIZED, media, message, "UNAUTHENTICATED");
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer"),
-    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
 
-async fn graphql_post(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+async fn graphql_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
     let Some(media) = negotiate(req.headers()) else {
         return HttpResponse::NotAcceptable().finish();
     };
@@ -172,11 +178,20 @@ async fn graphql_post(req: HttpRequest, body: web::Bytes, shared: web::Data<Shar
     }
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
-        Err(_) => return request_error(StatusCode::BAD_REQUEST, media, "请求体不是合法的 JSON", "BAD_REQUEST"),
+        Err(_) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "请求体不是合法的 JSON",
+                "BAD_REQUEST",
+            );
+        }
     };
     let request = match graphql_request_from_json(parsed) {
         Ok(request) => request,
-        Err(message) => return request_error(StatusCode::BAD_REQUEST, media, message, "BAD_REQUEST"),
+        Err(message) => {
+            return request_error(StatusCode::BAD_REQUEST, media, message, "BAD_REQUEST");
+        }
     };
     execute(&req, &shared, media, request).await
 }
@@ -273,7 +288,14 @@ async fn graphql_get(
             Ok(variables @ Value::Object(_)) => {
                 request = request.variables(async_graphql::Variables::from_json(variables));
             }
-            _ => return request_error(StatusCode::BAD_REQUEST, media, "variables 须为 JSON 对象", "BAD_REQUEST"),
+            _ => {
+                return request_error(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "variables 须为 JSON 对象",
+                    "BAD_REQUEST",
+                );
+            }
         }
     }
     execute(&req, &shared, media, request).await
@@ -306,8 +328,9 @@ async fn execute(
         Ok(actor) => actor,
         Err(err) => return token_rejected(media, err),
     };
-    let operation = request.operation_name.clone();
+    let slot = OperationSlot::default();
     let request = request
+        .data(slot.clone())
         .data(Session(actor))
         .data(Loaders::new(&shared.state.db));
     let started = Instant::now();
@@ -326,9 +349,11 @@ async fn execute(
                 .unwrap_or_else(|| "GRAPHQL_VALIDATION_FAILED".to_string())
         })
         .collect();
-    shared
-        .metrics
-        .observe(operation.as_deref(), started.elapsed(), codes.iter().map(String::as_str));
+    shared.metrics.observe(
+        slot.name(),
+        started.elapsed(),
+        codes.iter().map(String::as_str),
+    );
     graphql_response(media, response)
 }
 
@@ -356,7 +381,9 @@ fn graphql_response(media: MediaType, response: async_graphql::Response) -> Http
         }
     }
     let (status, content_type) = match media {
-        MediaType::GraphqlResponseJson if request_error => (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON),
+        MediaType::GraphqlResponseJson if request_error => {
+            (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON)
+        }
         MediaType::GraphqlResponseJson => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
         MediaType::Json => (StatusCode::OK, JSON),
     };
@@ -381,7 +408,11 @@ async fn graphql_ws(
                 .or_else(|| init.get("authorization"))
                 .and_then(Value::as_str)
                 .map(|v| v.trim_start_matches("Bearer ").to_string())
-                .or_else(|| init.get("token").and_then(Value::as_str).map(str::to_string));
+                .or_else(|| {
+                    init.get("token")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
             let actor = match token {
                 None => Actor::Anonymous,
                 Some(token) => Actor::User(
@@ -415,6 +446,9 @@ async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
 
 async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        ))
         .body(shared.metrics.render(&shared.state.db))
 }

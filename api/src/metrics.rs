@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 use sea_orm::{DatabaseConnection, DbBackend};
 
 /// Operation names are chosen by clients: past this many distinct names the
@@ -31,8 +33,13 @@ impl Metrics {
             &["operation"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new("graphql_request_duration_seconds", "GraphQL request latency by operation")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "graphql_request_duration_seconds",
+                "GraphQL request latency by operation",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["operation"],
         )?;
         let errors = IntCounterVec::new(
@@ -57,7 +64,12 @@ impl Metrics {
         })
     }
 
-    pub fn observe<'a>(&self, operation: Option<&str>, elapsed: Duration, error_codes: impl Iterator<Item = &'a str>) {
+    pub fn observe<'a>(
+        &self,
+        operation: Option<&str>,
+        elapsed: Duration,
+        error_codes: impl Iterator<Item = &'a str>,
+    ) {
         let label = self.operation_label(operation);
         self.requests.with_label_values(&[label.as_str()]).inc();
         self.latency
@@ -108,5 +120,42 @@ impl Metrics {
             tracing::error!(error = %err, "cannot encode metrics");
         }
         String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// Where the executed operation's name is left for the request handler: a
+/// client may name its operation only inside the document.
+#[derive(Clone, Default)]
+pub struct OperationSlot(pub std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl OperationSlot {
+    pub fn name(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+}
+
+/// A schema extension that records the name of the operation being executed.
+pub struct OperationName;
+
+impl async_graphql::extensions::ExtensionFactory for OperationName {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(OperationNameExtension)
+    }
+}
+
+struct OperationNameExtension;
+
+#[async_graphql::async_trait::async_trait]
+impl async_graphql::extensions::Extension for OperationNameExtension {
+    async fn execute(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        if let (Some(name), Some(slot)) = (operation_name, ctx.data_opt::<OperationSlot>()) {
+            let _ = slot.0.set(name.to_string());
+        }
+        next.run(ctx, operation_name).await
     }
 }

@@ -5,10 +5,10 @@
 //! community, by a region role (officer) on the community's street or district,
 //! or by being the platform administrator, as the table in [`rule`] says.
 
-use entity::org::{membership, region, region_officer, user};
 use entity::org::membership::MembershipStatus;
 use entity::org::region::RegionKind;
 use entity::org::region_officer::OfficerRole;
+use entity::org::{membership, region, region_officer, user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -163,7 +163,10 @@ impl Standing {
         let rule = rule(permission);
         self.is_admin
             || self.roles.iter().any(|r| rule.community_roles.contains(r))
-            || self.officer_roles.iter().any(|r| rule.officer_roles.contains(r))
+            || self
+                .officer_roles
+                .iter()
+                .any(|r| rule.officer_roles.contains(r))
     }
 
     pub fn is_member(&self) -> bool {
@@ -190,9 +193,7 @@ pub async fn authorize<C: ConnectionTrait>(
     community_id: Uuid,
     permission: Permission,
 ) -> ServiceResult<Grant> {
-    standing(db, actor, community_id)
-        .await?
-        .require(permission)
+    standing(db, actor, community_id).await?.require(permission)
 }
 
 /// What is done to a region itself.
@@ -229,7 +230,10 @@ pub async fn authorize_region<C: ConnectionTrait>(
     let administers = |region_id: Uuid| {
         held.iter().any(|o| {
             o.region_id == region_id
-                && matches!(o.role, OfficerRole::DistrictAdmin | OfficerRole::StreetAdmin)
+                && matches!(
+                    o.role,
+                    OfficerRole::DistrictAdmin | OfficerRole::StreetAdmin
+                )
         })
     };
     let above_target = lineage(target).into_iter().filter(|id| *id != target.id);

@@ -25,11 +25,36 @@ struct DemoPerson {
 }
 
 const PEOPLE: &[DemoPerson] = &[
-    DemoPerson { phone: "13800000002", name: "李社工", roles: &[Role::Staff, Role::Resident], address: ("1栋", "1单元", "101") },
-    DemoPerson { phone: "13800000003", name: "赵议员", roles: &[Role::Resident, Role::CouncilMember], address: ("1栋", "1单元", "102") },
-    DemoPerson { phone: "13800000004", name: "张居民", roles: &[Role::Resident], address: ("2栋", "1单元", "201") },
-    DemoPerson { phone: "13800000005", name: "陈志愿", roles: &[Role::Resident, Role::Volunteer, Role::PartyMember], address: ("2栋", "2单元", "202") },
-    DemoPerson { phone: "13800000006", name: "刘网格", roles: &[Role::GridWorker], address: ("3栋", "1单元", "301") },
+    DemoPerson {
+        phone: "13800000002",
+        name: "李社工",
+        roles: &[Role::Staff, Role::Resident],
+        address: ("1栋", "1单元", "101"),
+    },
+    DemoPerson {
+        phone: "13800000003",
+        name: "赵议员",
+        roles: &[Role::Resident, Role::CouncilMember],
+        address: ("1栋", "1单元", "102"),
+    },
+    DemoPerson {
+        phone: "13800000004",
+        name: "张居民",
+        roles: &[Role::Resident],
+        address: ("2栋", "1单元", "201"),
+    },
+    DemoPerson {
+        phone: "13800000005",
+        name: "陈志愿",
+        roles: &[Role::Resident, Role::Volunteer, Role::PartyMember],
+        address: ("2栋", "2单元", "202"),
+    },
+    DemoPerson {
+        phone: "13800000006",
+        name: "刘网格",
+        roles: &[Role::GridWorker],
+        address: ("3栋", "1单元", "301"),
+    },
 ];
 
 fn fail(err: crate::error::ServiceError) -> anyhow::Error {
@@ -59,12 +84,24 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     let district = org::create_region(db, &admin_actor, DEMO_DISTRICT, RegionKind::District, None)
         .await
         .map_err(fail)?;
-    let street = org::create_region(db, &admin_actor, "幸福街道", RegionKind::Street, Some(district.id))
-        .await
-        .map_err(fail)?;
-    let community = org::create_region(db, &admin_actor, "和谐社区", RegionKind::Community, Some(street.id))
-        .await
-        .map_err(fail)?;
+    let street = org::create_region(
+        db,
+        &admin_actor,
+        "幸福街道",
+        RegionKind::Street,
+        Some(district.id),
+    )
+    .await
+    .map_err(fail)?;
+    let community = org::create_region(
+        db,
+        &admin_actor,
+        "和谐社区",
+        RegionKind::Community,
+        Some(street.id),
+    )
+    .await
+    .map_err(fail)?;
     let street_officer = org::appoint_officer(
         db,
         &admin_actor,
@@ -132,6 +169,10 @@ pub async fn appoint_as_system(
     }
     .insert(db)
     .await?;
-    audit::record(db, AuditEntry::new("region_officer", appointed.id, "appoint")).await?;
+    audit::record(
+        db,
+        AuditEntry::new("region_officer", appointed.id, "appoint"),
+    )
+    .await?;
     Ok(())
 }

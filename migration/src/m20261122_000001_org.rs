@@ -71,7 +71,11 @@ enum RegionOfficer {
 }
 
 fn uuid_pk<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).uuid().not_null().primary_key().to_owned()
+    ColumnDef::new(col)
+        .uuid()
+        .not_null()
+        .primary_key()
+        .to_owned()
 }
 
 fn created_at<T: IntoIden>(col: T) -> ColumnDef {
@@ -94,7 +98,11 @@ impl MigrationTrait for Migration {
                         ColumnDef::new(Region::Kind)
                             .string_len(16)
                             .not_null()
-                            .check(Expr::col(Region::Kind).is_in(["DISTRICT", "STREET", "COMMUNITY"])),
+                            .check(Expr::col(Region::Kind).is_in([
+                                "DISTRICT",
+                                "STREET",
+                                "COMMUNITY",
+                            ])),
                     )
                     .col(ColumnDef::new(Region::ParentId).uuid().null())
                     .col(ColumnDef::new(Region::DistrictId).uuid().not_null())
@@ -145,7 +153,11 @@ impl MigrationTrait for Migration {
                     .table(Household::Table)
                     .col(uuid_pk(Household::Id))
                     .col(ColumnDef::new(Household::CommunityId).uuid().not_null())
-                    .col(ColumnDef::new(Household::Building).string_len(32).not_null())
+                    .col(
+                        ColumnDef::new(Household::Building)
+                            .string_len(32)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Household::Unit).string_len(32).not_null())
                     .col(ColumnDef::new(Household::Room).string_len(32).not_null())
                     .col(created_at(Household::CreatedAt))
@@ -177,9 +189,19 @@ impl MigrationTrait for Migration {
                     .table(Users::Table)
                     .col(uuid_pk(Users::Id))
                     .col(ColumnDef::new(Users::DisplayName).string_len(64).not_null())
-                    .col(ColumnDef::new(Users::WechatOpenid).string_len(128).null().unique_key())
+                    .col(
+                        ColumnDef::new(Users::WechatOpenid)
+                            .string_len(128)
+                            .null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Users::WechatUnionid).string_len(128).null())
-                    .col(ColumnDef::new(Users::LoginPhone).string_len(20).null().unique_key())
+                    .col(
+                        ColumnDef::new(Users::LoginPhone)
+                            .string_len(20)
+                            .null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Users::PasswordHash).string_len(255).null())
                     .col(
                         ColumnDef::new(Users::IsPlatformAdmin)
@@ -194,7 +216,11 @@ impl MigrationTrait for Migration {
                             .default(0)
                             .check(Expr::col(Users::FailedLoginCount).gte(0)),
                     )
-                    .col(ColumnDef::new(Users::LockedUntil).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(Users::LockedUntil)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .col(created_at(Users::CreatedAt))
                     .to_owned(),
             )
@@ -208,7 +234,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Membership::CommunityId).uuid().not_null())
                     .col(ColumnDef::new(Membership::UserId).uuid().not_null())
                     .col(ColumnDef::new(Membership::HouseholdId).uuid().null())
-                    .col(ColumnDef::new(Membership::RealName).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(Membership::RealName)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Membership::Phone).string_len(20).not_null())
                     .col(
                         ColumnDef::new(Membership::Roles)
@@ -221,11 +251,16 @@ impl MigrationTrait for Migration {
                         ColumnDef::new(Membership::Status)
                             .string_len(16)
                             .not_null()
-                            .check(Expr::col(Membership::Status).is_in([
-                                "PENDING", "ACTIVE", "REJECTED", "LEFT",
-                            ])),
+                            .check(
+                                Expr::col(Membership::Status)
+                                    .is_in(["PENDING", "ACTIVE", "REJECTED", "LEFT"]),
+                            ),
                     )
-                    .col(ColumnDef::new(Membership::StatusReason).string_len(500).null())
+                    .col(
+                        ColumnDef::new(Membership::StatusReason)
+                            .string_len(500)
+                            .null(),
+                    )
                     .col(created_at(Membership::CreatedAt))
                     .col(created_at(Membership::UpdatedAt))
                     .foreign_key(
@@ -324,6 +359,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration("Linli's migrations only move forward".into()))
+        Err(DbErr::Migration(
+            "Linli's migrations only move forward".into(),
+        ))
     }
 }

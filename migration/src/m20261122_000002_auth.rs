@@ -31,7 +31,12 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(RefreshToken::Table)
-                    .col(ColumnDef::new(RefreshToken::Id).uuid().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(RefreshToken::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(RefreshToken::UserId).uuid().not_null())
                     .col(ColumnDef::new(RefreshToken::FamilyId).uuid().not_null())
                     .col(
@@ -40,10 +45,26 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .unique_key(),
                     )
-                    .col(ColumnDef::new(RefreshToken::ExpiresAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(RefreshToken::UsedAt).timestamp_with_time_zone().null())
-                    .col(ColumnDef::new(RefreshToken::RevokedAt).timestamp_with_time_zone().null())
-                    .col(ColumnDef::new(RefreshToken::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(RefreshToken::ExpiresAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(RefreshToken::UsedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(RefreshToken::RevokedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(RefreshToken::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(RefreshToken::Table, RefreshToken::UserId)
@@ -73,6 +94,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration("Linli's migrations only move forward".into()))
+        Err(DbErr::Migration(
+            "Linli's migrations only move forward".into(),
+        ))
     }
 }

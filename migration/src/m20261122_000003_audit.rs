@@ -31,12 +31,20 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(AuditLog::CommunityId).uuid().null())
                     .col(ColumnDef::new(AuditLog::ActorId).uuid().null())
                     .col(ColumnDef::new(AuditLog::OnBehalfOf).uuid().null())
-                    .col(ColumnDef::new(AuditLog::EntityType).string_len(32).not_null())
+                    .col(
+                        ColumnDef::new(AuditLog::EntityType)
+                            .string_len(32)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(AuditLog::EntityId).uuid().not_null())
                     .col(ColumnDef::new(AuditLog::Action).string_len(32).not_null())
                     .col(ColumnDef::new(AuditLog::Before).json().null())
                     .col(ColumnDef::new(AuditLog::After).json().null())
-                    .col(ColumnDef::new(AuditLog::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(AuditLog::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -63,6 +71,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration("Linli's migrations only move forward".into()))
+        Err(DbErr::Migration(
+            "Linli's migrations only move forward".into(),
+        ))
     }
 }

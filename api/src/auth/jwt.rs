@@ -56,7 +56,11 @@ impl JwtKeys {
     }
 
     /// A token for `user_id`, and when it expires.
-    pub fn issue(&self, user_id: Uuid, now: DateTime<Utc>) -> anyhow::Result<(String, DateTime<Utc>)> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(String, DateTime<Utc>)> {
         let expires_at = now + ACCESS_TOKEN_TTL;
         let claims = Claims {
             iss: ISSUER.to_string(),
@@ -70,12 +74,11 @@ impl JwtKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Uuid, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(
-            |err| match err.kind() {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|err| match err.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            },
-        )?;
+            })?;
         Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)
     }
 }
@@ -115,7 +118,10 @@ mod tests {
             r#"{{"iss":"linli","aud":"linli-api","sub":"{user}","iat":{now},"exp":{}}}"#,
             now + 600
         ));
-        assert_eq!(keys_a.verify(&format!("{header}.{claims}.")), Err(TokenError::Invalid));
+        assert_eq!(
+            keys_a.verify(&format!("{header}.{claims}.")),
+            Err(TokenError::Invalid)
+        );
         Ok(())
     }
 }

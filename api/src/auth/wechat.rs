@@ -55,7 +55,11 @@ struct Code2SessionReply {
 }
 
 impl WechatClient {
-    pub fn new(api_base: &str, app_id: &str, app_secret: Option<SecretString>) -> anyhow::Result<Self> {
+    pub fn new(
+        api_base: &str,
+        app_id: &str,
+        app_secret: Option<SecretString>,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(3))
@@ -84,14 +88,18 @@ impl WechatClient {
             ])
             .send()
             .await
-            .map_err(|e| WechatError::Unavailable(format!("request failed: {}", e.without_url())))?;
+            .map_err(|e| {
+                WechatError::Unavailable(format!("request failed: {}", e.without_url()))
+            })?;
         if !response.status().is_success() {
-            return Err(WechatError::Unavailable(format!("HTTP {}", response.status())));
+            return Err(WechatError::Unavailable(format!(
+                "HTTP {}",
+                response.status()
+            )));
         }
-        let reply: Code2SessionReply = response
-            .json()
-            .await
-            .map_err(|e| WechatError::Unavailable(format!("unreadable reply: {}", e.without_url())))?;
+        let reply: Code2SessionReply = response.json().await.map_err(|e| {
+            WechatError::Unavailable(format!("unreadable reply: {}", e.without_url()))
+        })?;
         match reply.errcode {
             0 => match reply.openid {
                 Some(openid) if !openid.is_empty() => Ok(WechatIdentity {

@@ -11,7 +11,9 @@ use crate::graphql::loaders::load_error;
 use crate::graphql::page::{LinliConnection, connection, page_request};
 use crate::policy;
 use crate::service::auth::{self as auth_service, AuthSession};
-use crate::service::org::{self as org_service, AppointOfficer, JoinRequest, MemberFilter, MembershipView};
+use crate::service::org::{
+    self as org_service, AppointOfficer, JoinRequest, MemberFilter, MembershipView,
+};
 
 // ---------- enums ----------
 
@@ -87,7 +89,8 @@ impl User {
     /// Region roles held (only the user themself sees them).
     async fn region_roles(&self, ctx: &Context<'_>) -> Result<Vec<RegionOfficer>> {
         let state = ctx.state();
-        let rows = org_service::officer_roles_visible_to(&state.db, &ctx.actor(), self.0.id).await?;
+        let rows =
+            org_service::officer_roles_visible_to(&state.db, &ctx.actor(), self.0.id).await?;
         Ok(rows.into_iter().map(RegionOfficer).collect())
     }
 
@@ -117,9 +120,11 @@ impl Membership {
             .load_one(self.0.membership.community_id)
             .await
             .map_err(load_error)?;
-        found
-            .map(Community)
-            .ok_or_else(|| load_error(std::sync::Arc::new(sea_orm::DbErr::RecordNotFound("community".into()))))
+        found.map(Community).ok_or_else(|| {
+            load_error(std::sync::Arc::new(sea_orm::DbErr::RecordNotFound(
+                "community".into(),
+            )))
+        })
     }
 
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -225,7 +230,11 @@ async fn load_region(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Region> {
         .await
         .map_err(load_error)?
         .map(Region)
-        .ok_or_else(|| load_error(std::sync::Arc::new(sea_orm::DbErr::RecordNotFound("region".into()))))
+        .ok_or_else(|| {
+            load_error(std::sync::Arc::new(sea_orm::DbErr::RecordNotFound(
+                "region".into(),
+            )))
+        })
 }
 
 pub struct Region(pub region::Model);
@@ -329,18 +338,24 @@ impl OrgQuery {
         let Ok(user_id) = ctx.actor().user_id() else {
             return Ok(None);
         };
-        Ok(org_service::find_user(&ctx.state().db, user_id).await?.map(User))
+        Ok(org_service::find_user(&ctx.state().db, user_id)
+            .await?
+            .map(User))
     }
 
     /// A community, from the public directory (its records need membership).
     async fn community(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Community>> {
         let id = parse_id(&id, "id")?;
-        Ok(org_service::find_community(&ctx.state().db, id).await?.map(Community))
+        Ok(org_service::find_community(&ctx.state().db, id)
+            .await?
+            .map(Community))
     }
 
     async fn region(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Region>> {
         let id = parse_id(&id, "id")?;
-        Ok(org_service::find_region(&ctx.state().db, id).await?.map(Region))
+        Ok(org_service::find_region(&ctx.state().db, id)
+            .await?
+            .map(Region))
     }
 
     /// The public region directory: the regions below `parentId`, or the
@@ -379,7 +394,8 @@ impl OrgQuery {
             building,
         };
         let rows =
-            org_service::list_members(&ctx.state().db, &ctx.actor(), community_id, filter, page).await?;
+            org_service::list_members(&ctx.state().db, &ctx.actor(), community_id, filter, page)
+                .await?;
         Ok(connection(rows, |m| m.membership.id, Membership))
     }
 }
@@ -398,14 +414,23 @@ impl AuthMutation {
 
     /// Logs in staff and officers by phone and password. Five wrong passwords
     /// in a row lock the account for 15 minutes.
-    async fn password_login(&self, ctx: &Context<'_>, phone: String, password: String) -> Result<AuthPayload> {
-        Ok(auth_service::password_login(ctx.state(), &phone, &password).await?.into())
+    async fn password_login(
+        &self,
+        ctx: &Context<'_>,
+        phone: String,
+        password: String,
+    ) -> Result<AuthPayload> {
+        Ok(auth_service::password_login(ctx.state(), &phone, &password)
+            .await?
+            .into())
     }
 
     /// Exchanges a refresh token for a new pair. Each refresh token works
     /// once; presenting a spent one logs out every session of its family.
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
-        Ok(auth_service::refresh(ctx.state(), &refresh_token).await?.into())
+        Ok(auth_service::refresh(ctx.state(), &refresh_token)
+            .await?
+            .into())
     }
 
     /// Ends the session the refresh token belongs to.
@@ -448,8 +473,14 @@ impl OrgMutation {
         parent_id: Option<ID>,
     ) -> Result<Region> {
         let parent_id = parse_opt_id(&parent_id, "parentId")?;
-        let created =
-            org_service::create_region(&ctx.state().db, &ctx.actor(), &name, kind.into(), parent_id).await?;
+        let created = org_service::create_region(
+            &ctx.state().db,
+            &ctx.actor(),
+            &name,
+            kind.into(),
+            parent_id,
+        )
+        .await?;
         Ok(Region(created))
     }
 
@@ -516,36 +547,60 @@ impl OrgMutation {
     }
 
     /// Approves a request to join with the member's roles (STAFF needs an officer).
-    async fn approve_membership(&self, ctx: &Context<'_>, membership_id: ID, roles: Vec<Role>) -> Result<Membership> {
+    async fn approve_membership(
+        &self,
+        ctx: &Context<'_>,
+        membership_id: ID,
+        roles: Vec<Role>,
+    ) -> Result<Membership> {
         let membership_id = parse_id(&membership_id, "membershipId")?;
         let roles: Vec<policy::Role> = roles.into_iter().map(Into::into).collect();
         Ok(Membership(
-            org_service::approve_membership(&ctx.state().db, &ctx.actor(), membership_id, &roles).await?,
+            org_service::approve_membership(&ctx.state().db, &ctx.actor(), membership_id, &roles)
+                .await?,
         ))
     }
 
     /// Refuses a request to join, with a reason the applicant sees.
-    async fn reject_membership(&self, ctx: &Context<'_>, membership_id: ID, reason: String) -> Result<Membership> {
+    async fn reject_membership(
+        &self,
+        ctx: &Context<'_>,
+        membership_id: ID,
+        reason: String,
+    ) -> Result<Membership> {
         let membership_id = parse_id(&membership_id, "membershipId")?;
         Ok(Membership(
-            org_service::reject_membership(&ctx.state().db, &ctx.actor(), membership_id, &reason).await?,
+            org_service::reject_membership(&ctx.state().db, &ctx.actor(), membership_id, &reason)
+                .await?,
         ))
     }
 
     /// Replaces an active member's roles (adding or removing STAFF needs an officer).
-    async fn set_member_roles(&self, ctx: &Context<'_>, membership_id: ID, roles: Vec<Role>) -> Result<Membership> {
+    async fn set_member_roles(
+        &self,
+        ctx: &Context<'_>,
+        membership_id: ID,
+        roles: Vec<Role>,
+    ) -> Result<Membership> {
         let membership_id = parse_id(&membership_id, "membershipId")?;
         let roles: Vec<policy::Role> = roles.into_iter().map(Into::into).collect();
         Ok(Membership(
-            org_service::set_member_roles(&ctx.state().db, &ctx.actor(), membership_id, &roles).await?,
+            org_service::set_member_roles(&ctx.state().db, &ctx.actor(), membership_id, &roles)
+                .await?,
         ))
     }
 
     /// Removes an active member from the community, with a reason.
-    async fn remove_member(&self, ctx: &Context<'_>, membership_id: ID, reason: String) -> Result<Membership> {
+    async fn remove_member(
+        &self,
+        ctx: &Context<'_>,
+        membership_id: ID,
+        reason: String,
+    ) -> Result<Membership> {
         let membership_id = parse_id(&membership_id, "membershipId")?;
         Ok(Membership(
-            org_service::remove_member(&ctx.state().db, &ctx.actor(), membership_id, &reason).await?,
+            org_service::remove_member(&ctx.state().db, &ctx.actor(), membership_id, &reason)
+                .await?,
         ))
     }
 

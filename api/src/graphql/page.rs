@@ -23,17 +23,25 @@ pub fn encode_cursor(id: Uuid) -> String {
 }
 
 pub fn decode_cursor(cursor: &str) -> Option<Uuid> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     Uuid::parse_str(text.strip_prefix(CURSOR_PREFIX)?).ok()
 }
 
 /// Reads `first` and `after` into a page to fetch.
-pub fn page_request(first: Option<i32>, after: Option<String>) -> async_graphql::Result<PageRequest> {
+pub fn page_request(
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<PageRequest> {
     let limit = match first {
         None => DEFAULT_PAGE_SIZE,
         Some(n) if n < 0 => {
-            return Err(api_error(ServiceError::bad_input("first", "first 不能为负数")));
+            return Err(api_error(ServiceError::bad_input(
+                "first",
+                "first 不能为负数",
+            )));
         }
         Some(n) if n as u64 > MAX_PAGE_SIZE => {
             return Err(api_error(ServiceError::bad_input(
@@ -84,7 +92,8 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(id)), Some(id));
         assert_eq!(decode_cursor("not-a-cursor"), None);
         assert_eq!(decode_cursor(""), None);
-        let wrong_prefix = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("x1:{id}"));
+        let wrong_prefix =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("x1:{id}"));
         assert_eq!(decode_cursor(&wrong_prefix), None);
     }
 
@@ -92,7 +101,10 @@ mod tests {
     fn page_sizes_are_bounded() {
         assert!(page_request(Some(-1), None).is_err());
         assert!(page_request(Some(101), None).is_err());
-        assert_eq!(page_request(None, None).ok().map(|p| p.limit), Some(DEFAULT_PAGE_SIZE));
+        assert_eq!(
+            page_request(None, None).ok().map(|p| p.limit),
+            Some(DEFAULT_PAGE_SIZE)
+        );
         assert!(page_request(Some(5), Some("junk".into())).is_err());
     }
 }

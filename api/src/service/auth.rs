@@ -7,8 +7,7 @@ use entity::org::user;
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -39,21 +38,27 @@ pub struct AuthSession {
 
 pub async fn wechat_login(state: &AppState, code: &str) -> ServiceResult<AuthSession> {
     let code = validate::text("code", code, 256)?;
-    let identity = state.wechat.code2session(&code).await.map_err(|err| match err {
-        WechatError::InvalidCode => {
-            ServiceError::bad_input("code", "微信登录凭证无效或已过期，请重新进入小程序")
-        }
-        WechatError::Blocked => ServiceError::Forbidden,
-        WechatError::RateLimited => ServiceError::RateLimited {
-            message: "微信登录过于频繁，请稍后再试".into(),
-            retry_after_secs: 60,
-        },
-        WechatError::NotConfigured => ServiceError::Unavailable("微信登录尚未配置，请联系社区工作人员"),
-        WechatError::Unavailable(why) => {
-            tracing::warn!(reason = %why, "code2session failed");
-            ServiceError::Unavailable("微信服务繁忙，请稍后再试")
-        }
-    })?;
+    let identity = state
+        .wechat
+        .code2session(&code)
+        .await
+        .map_err(|err| match err {
+            WechatError::InvalidCode => {
+                ServiceError::bad_input("code", "微信登录凭证无效或已过期，请重新进入小程序")
+            }
+            WechatError::Blocked => ServiceError::Forbidden,
+            WechatError::RateLimited => ServiceError::RateLimited {
+                message: "微信登录过于频繁，请稍后再试".into(),
+                retry_after_secs: 60,
+            },
+            WechatError::NotConfigured => {
+                ServiceError::Unavailable("微信登录尚未配置，请联系社区工作人员")
+            }
+            WechatError::Unavailable(why) => {
+                tracing::warn!(reason = %why, "code2session failed");
+                ServiceError::Unavailable("微信服务繁忙，请稍后再试")
+            }
+        })?;
 
     let txn = begin_write(&state.db).await?;
     let existing = user::Entity::find()
@@ -145,7 +150,11 @@ pub async fn password_login(
                 .filter(user::Column::Id.eq(user.id))
                 .exec(&txn)
                 .await?;
-            audit::record(&txn, AuditEntry::new("user", user.id, "lock_after_failed_logins")).await?;
+            audit::record(
+                &txn,
+                AuditEntry::new("user", user.id, "lock_after_failed_logins"),
+            )
+            .await?;
             locked(LOCKOUT)
         } else {
             wrong()
@@ -269,7 +278,11 @@ pub async fn set_password(
     active.login_phone = Set(Some(phone));
     active.password_hash = Set(Some(hash));
     let updated = active.update(&txn).await?;
-    audit::record(&txn, AuditEntry::new("user", user_id, "set_password").actor(Some(user_id))).await?;
+    audit::record(
+        &txn,
+        AuditEntry::new("user", user_id, "set_password").actor(Some(user_id)),
+    )
+    .await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -300,7 +313,10 @@ async fn issue_session<C: ConnectionTrait>(
     family_id: Uuid,
     now: DateTime<Utc>,
 ) -> ServiceResult<AuthSession> {
-    let (access_token, expires_at) = state.jwt.issue(user.id, now).map_err(ServiceError::internal)?;
+    let (access_token, expires_at) = state
+        .jwt
+        .issue(user.id, now)
+        .map_err(ServiceError::internal)?;
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
     let refresh = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
@@ -378,6 +394,10 @@ pub async fn create_password_user<C: TransactionTrait + ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    audit::record(db, AuditEntry::new("user", created.id, "create_password_user")).await?;
+    audit::record(
+        db,
+        AuditEntry::new("user", created.id, "create_password_user"),
+    )
+    .await?;
     Ok(created)
 }

@@ -55,7 +55,13 @@ pub async fn create_region(
         }
         (_, Some(_)) => return Err(ServiceError::bad_input("parentId", "社区的上级必须是街道")),
     }
-    let actor_id = policy::authorize_region(db, actor, parent.as_ref(), RegionPermission::CreateChild(kind)).await?;
+    let actor_id = policy::authorize_region(
+        db,
+        actor,
+        parent.as_ref(),
+        RegionPermission::CreateChild(kind),
+    )
+    .await?;
 
     let id = Uuid::now_v7();
     let (district_id, street_id) = match (&parent, kind) {
@@ -89,7 +95,10 @@ pub async fn create_region(
     .map_err(unique_as_conflict("同一上级下已有同名区域"))?;
     let mut entry = AuditEntry::new("region", id, "create")
         .actor(Some(actor_id))
-        .change(None, Some(json!({"name": created.name, "kind": kind_str(kind)})));
+        .change(
+            None,
+            Some(json!({"name": created.name, "kind": kind_str(kind)})),
+        );
     if kind == RegionKind::Community {
         entry = entry.community(id);
     }
@@ -98,11 +107,17 @@ pub async fn create_region(
     Ok(created)
 }
 
-pub async fn find_region(db: &DatabaseConnection, id: Uuid) -> ServiceResult<Option<region::Model>> {
+pub async fn find_region(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> ServiceResult<Option<region::Model>> {
     Ok(region::Entity::find_by_id(id).one(db).await?)
 }
 
-pub async fn find_community(db: &DatabaseConnection, id: Uuid) -> ServiceResult<Option<region::Model>> {
+pub async fn find_community(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> ServiceResult<Option<region::Model>> {
     match policy::find_community(db, id).await {
         Ok(found) => Ok(Some(found)),
         Err(ServiceError::NotFound(_)) => Ok(None),
@@ -120,7 +135,10 @@ pub async fn child_regions(
         Some(id) => Condition::all().add(region::Column::ParentId.eq(id)),
         None => Condition::all().add(region::Column::ParentId.is_null()),
     };
-    let total = region::Entity::find().filter(filter.clone()).count(db).await?;
+    let total = region::Entity::find()
+        .filter(filter.clone())
+        .count(db)
+        .await?;
     let mut query = region::Entity::find().filter(filter);
     if let Some(after) = page.after {
         query = query.filter(region::Column::Id.gt(after));
@@ -164,9 +182,13 @@ pub async fn appoint_officer(
     if !officer_role_fits(input.role, region.kind) {
         return Err(ServiceError::bad_input("role", "该职务与区域级别不符"));
     }
-    let actor_id =
-        policy::authorize_region(db, actor, Some(&region), RegionPermission::AppointOfficer(input.role))
-            .await?;
+    let actor_id = policy::authorize_region(
+        db,
+        actor,
+        Some(&region),
+        RegionPermission::AppointOfficer(input.role),
+    )
+    .await?;
     let phone = validate::phone("phone", input.phone)?;
     let txn = begin_write(db).await?;
     let existing = user::Entity::find()
@@ -220,11 +242,17 @@ pub async fn revoke_officer(
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound("区域"))?;
-    let actor_id =
-        policy::authorize_region(db, actor, Some(&region), RegionPermission::AppointOfficer(officer.role))
-            .await?;
+    let actor_id = policy::authorize_region(
+        db,
+        actor,
+        Some(&region),
+        RegionPermission::AppointOfficer(officer.role),
+    )
+    .await?;
     let txn = begin_write(db).await?;
-    region_officer::Entity::delete_by_id(officer.id).exec(&txn).await?;
+    region_officer::Entity::delete_by_id(officer.id)
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         AuditEntry::new("region_officer", officer.id, "revoke")
@@ -371,12 +399,19 @@ pub async fn join_community(
         .one(&txn)
         .await?;
     let (saved, before) = match existing {
-        Some(found) if matches!(found.status, MembershipStatus::Pending | MembershipStatus::Active) => {
-            return Err(ServiceError::conflict(if found.status == MembershipStatus::Pending {
-                "您已提交入社申请，请等待社区审核"
-            } else {
-                "您已是该社区成员"
-            }));
+        Some(found)
+            if matches!(
+                found.status,
+                MembershipStatus::Pending | MembershipStatus::Active
+            ) =>
+        {
+            return Err(ServiceError::conflict(
+                if found.status == MembershipStatus::Pending {
+                    "您已提交入社申请，请等待社区审核"
+                } else {
+                    "您已是该社区成员"
+                },
+            ));
         }
         Some(found) => {
             let before = status_json(&found);
@@ -475,7 +510,11 @@ pub async fn approve_membership(
         &standing,
         found,
         MembershipStatus::Pending,
-        Change { status: MembershipStatus::Active, roles: bits, reason: None },
+        Change {
+            status: MembershipStatus::Active,
+            roles: bits,
+            reason: None,
+        },
         "approve",
     )
     .await
@@ -497,7 +536,11 @@ pub async fn reject_membership(
         &standing,
         found,
         MembershipStatus::Pending,
-        Change { status: MembershipStatus::Rejected, roles: 0, reason: Some(reason) },
+        Change {
+            status: MembershipStatus::Rejected,
+            roles: 0,
+            reason: Some(reason),
+        },
         "reject",
     )
     .await
@@ -524,7 +567,11 @@ pub async fn set_member_roles(
         &standing,
         found,
         MembershipStatus::Active,
-        Change { status: MembershipStatus::Active, roles: bits, reason: None },
+        Change {
+            status: MembershipStatus::Active,
+            roles: bits,
+            reason: None,
+        },
         "set_roles",
     )
     .await
@@ -550,7 +597,11 @@ pub async fn remove_member(
         &standing,
         found,
         MembershipStatus::Active,
-        Change { status: MembershipStatus::Left, roles: 0, reason: Some(reason) },
+        Change {
+            status: MembershipStatus::Left,
+            roles: 0,
+            reason: Some(reason),
+        },
         "remove",
     )
     .await
@@ -578,7 +629,11 @@ pub async fn leave_community(
         &txn,
         &found,
         from,
-        Change { status: MembershipStatus::Left, roles: 0, reason: None },
+        Change {
+            status: MembershipStatus::Left,
+            roles: 0,
+            reason: None,
+        },
     )
     .await?;
     audit::record(
@@ -671,10 +726,12 @@ pub async fn list_members(
         .all(db)
         .await?;
     let viewer = standing_user(actor);
-    Ok(Page::from_overfetch(rows, page.limit, total).map(|membership| MembershipView {
-        reveal_personal: reveal || Some(membership.user_id) == viewer,
-        membership,
-    }))
+    Ok(
+        Page::from_overfetch(rows, page.limit, total).map(|membership| MembershipView {
+            reveal_personal: reveal || Some(membership.user_id) == viewer,
+            membership,
+        }),
+    )
 }
 
 fn standing_user(actor: &Actor) -> Option<Uuid> {

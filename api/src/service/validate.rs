@@ -6,7 +6,10 @@ use crate::error::{ServiceError, ServiceResult};
 pub fn text(field: &'static str, value: &str, max_chars: usize) -> ServiceResult<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(ServiceError::bad_input(field, format!("{}不能为空", label(field))));
+        return Err(ServiceError::bad_input(
+            field,
+            format!("{}不能为空", label(field)),
+        ));
     }
     if trimmed.chars().count() > max_chars {
         return Err(ServiceError::bad_input(
@@ -56,14 +59,23 @@ mod tests {
     fn phones() {
         assert!(phone("phone", "13812345678").is_ok());
         assert!(phone("phone", " 19912345678 ").is_ok());
-        for bad in ["12812345678", "1381234567", "138123456789", "1381234567a", ""] {
+        for bad in [
+            "12812345678",
+            "1381234567",
+            "138123456789",
+            "1381234567a",
+            "",
+        ] {
             assert!(phone("phone", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn texts() {
-        assert_eq!(text("name", "  和谐社区 ", 10).ok().as_deref(), Some("和谐社区"));
+        assert_eq!(
+            text("name", "  和谐社区 ", 10).ok().as_deref(),
+            Some("和谐社区")
+        );
         assert!(text("name", "   ", 10).is_err());
         assert!(text("name", "一二三四五六", 5).is_err());
     }

@@ -1,0 +1,319 @@
+//! GraphQL over HTTP, GraphiQL, WebSocket subscriptions, health, readiness, metrics.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use futures_util::{SinkExt, StreamExt};
+use linli::{Backend, TestApp, backend_tests, spawn_app_with};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+async fn post_raw(
+    app: &TestApp,
+    content_type: &str,
+    accept: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    request.send().await.unwrap()
+}
+
+async fn post_json_accepting_both_media_types(app: TestApp) {
+    let body = json!({"query": "{ __typename }"}).to_string().into_bytes();
+    let legacy = post_raw(
+        &app,
+        "application/json",
+        Some("application/json"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(legacy.status(), 200);
+    assert!(
+        legacy.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(
+        legacy.json::<Value>().await.unwrap()["data"]["__typename"],
+        "Query"
+    );
+
+    let modern = post_raw(
+        &app,
+        "application/json",
+        Some("application/graphql-response+json"),
+        body,
+    )
+    .await;
+    assert_eq!(modern.status(), 200);
+    assert!(
+        modern.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/graphql-response+json")
+    );
+}
+
+async fn requests_that_are_not_graphql_get_4xx(app: TestApp) {
+    let accept = Some("application/graphql-response+json");
+    // Not JSON at all.
+    let r = post_raw(&app, "application/json", accept, b"{not json".to_vec()).await;
+    assert_eq!(r.status(), 400);
+    // Wrong media type.
+    let r = post_raw(&app, "text/plain", accept, b"{ __typename }".to_vec()).await;
+    assert_eq!(r.status(), 415);
+    // No query.
+    let r = post_raw(
+        &app,
+        "application/json",
+        accept,
+        br#"{"variables":{}}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    // A batch: refused.
+    let batch = json!([{"query": "{ __typename }"}, {"query": "{ __typename }"}]).to_string();
+    let r = post_raw(&app, "application/json", accept, batch.into_bytes()).await;
+    assert_eq!(r.status(), 400);
+    // Does not parse: a request error, 400 without data.
+    let r = post_raw(
+        &app,
+        "application/json",
+        accept,
+        json!({"query": "{"}).to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body.get("data").is_none());
+    assert!(body["errors"].is_array());
+    // Does not validate (unknown field): 400 too.
+    let r = post_raw(
+        &app,
+        "application/json",
+        accept,
+        json!({"query": "{ nope }"}).to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    // An Accept the server cannot answer.
+    let r = post_raw(
+        &app,
+        "application/json",
+        Some("text/csv"),
+        json!({"query": "{ __typename }"}).to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status(), 406);
+}
+
+async fn body_limit_refuses_large_requests(app: TestApp) {
+    let huge = format!(
+        r#"{{"query":"{{ __typename }}","variables":{{"x":"{}"}}}}"#,
+        "a".repeat(2 << 20)
+    );
+    let r = post_raw(&app, "application/json", None, huge.into_bytes()).await;
+    assert_eq!(r.status(), 413);
+}
+
+async fn get_runs_queries_but_not_mutations(app: TestApp) {
+    let r = app
+        .client
+        .get(app.graphql_url())
+        .query(&[("query", "{ __typename }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["data"]["__typename"],
+        "Query"
+    );
+    let r = app
+        .client
+        .get(app.graphql_url())
+        .query(&[(
+            "query",
+            r#"mutation { updateProfile(displayName: "x") { id } }"#,
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+}
+
+async fn graphiql_is_served_and_introspection_works(app: TestApp) {
+    let r = app
+        .client
+        .get(app.graphql_url())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("graphiql"), "GraphiQL page");
+    // GraphiQL's own introspection query must fit the depth and complexity limits.
+    let introspection = r#"query IntrospectionQuery { __schema { queryType { name } mutationType { name } subscriptionType { name }
+      types { ...FullType } directives { name description locations args { ...InputValue } } } }
+      fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description args { ...InputValue }
+      type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue } interfaces { ...TypeRef }
+      enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } possibleTypes { ...TypeRef } }
+      fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+      fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+      ofType { kind name ofType { kind name ofType { kind name } } } } } } } }"#;
+    let response = app.gql(None, introspection, json!({})).await;
+    assert!(
+        response.data()["__schema"]["types"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 20
+    );
+}
+
+async fn graphiql_and_introspection_off_in_production(_app: TestApp) {
+    let Some(app) = spawn_app_with(Backend::Sqlite, |s| {
+        s.app_env = api::config::AppEnv::Production
+    })
+    .await
+    else {
+        return;
+    };
+    let r = app
+        .client
+        .get(app.graphql_url())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let response = app
+        .gql(None, "{ __schema { types { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        response.body["data"]["__schema"],
+        Value::Null,
+        "introspection answers nothing"
+    );
+}
+
+async fn depth_limit_refuses_deep_queries(app: TestApp) {
+    let mut query = String::from("{ regions { edges { node { id ");
+    for _ in 0..20 {
+        query.push_str("parent { ");
+    }
+    query.push_str("id");
+    for _ in 0..20 {
+        query.push_str(" }");
+    }
+    query.push_str(" } } } }");
+    let response = app.gql(None, &query, json!({})).await;
+    let message = response.body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        message.contains("nested too deep") || message.contains("depth"),
+        "{message}"
+    );
+}
+
+async fn health_ready_and_metrics(app: TestApp) {
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A named operation and an error show up in the metrics.
+    app.gql(None, "query WhoAmI { me { id } }", json!({})).await;
+    app.gql(
+        None,
+        r#"mutation Join { leaveCommunity(communityId: "x") { id } }"#,
+        json!({}),
+    )
+    .await
+    .expect_error("BAD_USER_INPUT");
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"linli_graphql_requests_total{operation="WhoAmI"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"linli_graphql_errors_total{code="BAD_USER_INPUT"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("linli_graphql_request_duration_seconds_bucket"));
+    assert!(text.contains("linli_db_pool_connections"));
+}
+
+async fn websocket_speaks_graphql_transport_ws(app: TestApp) {
+    let world = app.world().await;
+    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    let init = json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {}", world.resident_a.token)}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let ack = socket.next().await.unwrap().unwrap();
+    let ack: Value = serde_json::from_str(ack.to_text().unwrap()).unwrap();
+    assert_eq!(ack["type"], "connection_ack");
+
+    // A bad token is refused at connection_init.
+    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({"type": "connection_init", "payload": {"Authorization": "Bearer forged"}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let reply = socket.next().await;
+    let acked = matches!(&reply, Some(Ok(Message::Text(t))) if t.contains("connection_ack"));
+    assert!(!acked, "a forged token is not acknowledged: {reply:?}");
+}
+
+backend_tests!(
+    post_json_accepting_both_media_types,
+    requests_that_are_not_graphql_get_4xx,
+    body_limit_refuses_large_requests,
+    get_runs_queries_but_not_mutations,
+    graphiql_is_served_and_introspection_works,
+    graphiql_and_introspection_off_in_production,
+    depth_limit_refuses_deep_queries,
+    health_ready_and_metrics,
+    websocket_speaks_graphql_transport_ws,
+);
