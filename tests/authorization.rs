@@ -1,0 +1,227 @@
+//! Who may call what: every operation against every kind of caller, as
+//! DESIGN §2 and §7 say. Later domains add their rows to `cases`.
+//!
+//! Callers: anonymous, a resident of another community, a resident, staff,
+//! a grid worker, the street admin of another street, the street admin above,
+//! and the platform administrator.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use linli::{TestApp, World, backend_tests};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Anonymous,
+    OtherCommunityResident,
+    Resident,
+    GridWorker,
+    Staff,
+    OtherStreetAdmin,
+    StreetAdmin,
+    PlatformAdmin,
+}
+
+const CALLERS: [Caller; 8] = [
+    Caller::Anonymous,
+    Caller::OtherCommunityResident,
+    Caller::Resident,
+    Caller::GridWorker,
+    Caller::Staff,
+    Caller::OtherStreetAdmin,
+    Caller::StreetAdmin,
+    Caller::PlatformAdmin,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Allowed,
+    /// FORBIDDEN (or NOT_FOUND, which hides that the record exists).
+    Denied,
+    Unauthenticated,
+}
+
+fn token(world: &World, caller: Caller) -> Option<&str> {
+    match caller {
+        Caller::Anonymous => None,
+        Caller::OtherCommunityResident => world.resident_b.token(),
+        Caller::Resident => world.resident_a.token(),
+        Caller::GridWorker => world.grid_a.token(),
+        Caller::Staff => world.staff_a.token(),
+        Caller::OtherStreetAdmin => world.street_admin_b.token(),
+        Caller::StreetAdmin => world.street_admin_a.token(),
+        Caller::PlatformAdmin => world.admin.token(),
+    }
+}
+
+/// One operation: how to make its request (it may create what it needs
+/// first) and who is allowed.
+struct Case {
+    name: &'static str,
+    allowed: &'static [Caller],
+    /// Callers that are neither allowed nor denied, but must log in.
+    needs_login_only: bool,
+}
+
+const EVERYONE_LOGGED_IN: &[Caller] = &[
+    Caller::OtherCommunityResident,
+    Caller::Resident,
+    Caller::GridWorker,
+    Caller::Staff,
+    Caller::OtherStreetAdmin,
+    Caller::StreetAdmin,
+    Caller::PlatformAdmin,
+];
+
+fn cases() -> Vec<Case> {
+    use Caller::*;
+    vec![
+        Case { name: "members", allowed: &[GridWorker, Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
+        Case { name: "approveMembership", allowed: &[Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
+        Case { name: "approveMembershipAsStaff", allowed: &[StreetAdmin, PlatformAdmin], needs_login_only: false },
+        Case { name: "rejectMembership", allowed: &[Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
+        Case { name: "setMemberRoles", allowed: &[Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
+        Case { name: "removeMember", allowed: &[Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
+        Case { name: "createStreet", allowed: &[PlatformAdmin], needs_login_only: false },
+        Case { name: "createCommunity", allowed: &[StreetAdmin, PlatformAdmin], needs_login_only: false },
+        Case { name: "createDistrict", allowed: &[PlatformAdmin], needs_login_only: false },
+        Case { name: "appointStreetAdmin", allowed: &[PlatformAdmin], needs_login_only: false },
+        Case { name: "appointObserver", allowed: &[StreetAdmin, PlatformAdmin], needs_login_only: false },
+        Case { name: "joinCommunity", allowed: EVERYONE_LOGGED_IN, needs_login_only: true },
+        Case { name: "updateProfile", allowed: EVERYONE_LOGGED_IN, needs_login_only: true },
+    ]
+}
+
+/// Makes the request of `case` for `caller`, creating fresh records so that
+/// an allowed call by one caller does not change what the next one meets.
+async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (String, Value) {
+    let fresh = |name: &'static str| async move {
+        app.applicant(world.community_a, name, "9栋", &format!("{}", rand_room())).await
+    };
+    match case {
+        "members" => (
+            "query($c: ID!) { members(communityId: $c) { totalCount edges { node { id } } } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "approveMembership" => {
+            let p = fresh("新居民").await;
+            (
+                "mutation($m: ID!) { approveMembership(membershipId: $m, roles: [RESIDENT]) { id status } }".into(),
+                json!({"m": p.membership_id}),
+            )
+        }
+        "approveMembershipAsStaff" => {
+            let p = fresh("新社工").await;
+            (
+                "mutation($m: ID!) { approveMembership(membershipId: $m, roles: [STAFF]) { id status } }".into(),
+                json!({"m": p.membership_id}),
+            )
+        }
+        "rejectMembership" => {
+            let p = fresh("被驳回").await;
+            (
+                r#"mutation($m: ID!) { rejectMembership(membershipId: $m, reason: "不是本小区住户") { id status } }"#.into(),
+                json!({"m": p.membership_id}),
+            )
+        }
+        "setMemberRoles" => {
+            let p = app
+                .member(world.community_a, "换角色", &[api::policy::Role::Resident], &world.staff_a)
+                .await;
+            (
+                "mutation($m: ID!) { setMemberRoles(membershipId: $m, roles: [RESIDENT, VOLUNTEER]) { id roles } }".into(),
+                json!({"m": p.membership_id}),
+            )
+        }
+        "removeMember" => {
+            let p = app
+                .member(world.community_a, "被移除", &[api::policy::Role::Resident], &world.staff_a)
+                .await;
+            (
+                r#"mutation($m: ID!) { removeMember(membershipId: $m, reason: "已搬离") { id status } }"#.into(),
+                json!({"m": p.membership_id}),
+            )
+        }
+        "createStreet" => (
+            "mutation($p: ID!, $n: String!) { createRegion(name: $n, kind: STREET, parentId: $p) { id } }".into(),
+            json!({"p": world.district, "n": format!("街道{:?}{}", caller, rand_room())}),
+        ),
+        "createCommunity" => (
+            "mutation($p: ID!, $n: String!) { createRegion(name: $n, kind: COMMUNITY, parentId: $p) { id } }".into(),
+            json!({"p": world.street_a, "n": format!("社区{:?}{}", caller, rand_room())}),
+        ),
+        "createDistrict" => (
+            "mutation($n: String!) { createRegion(name: $n, kind: DISTRICT) { id } }".into(),
+            json!({"n": format!("区{:?}{}", caller, rand_room())}),
+        ),
+        "appointStreetAdmin" => (
+            r#"mutation($r: ID!, $p: String!) { appointOfficer(regionId: $r, phone: $p, displayName: "新干部", role: STREET_ADMIN, initialPassword: "initial-pass-1") { id } }"#.into(),
+            json!({"r": world.street_a, "p": fresh_phone()}),
+        ),
+        "appointObserver" => (
+            r#"mutation($r: ID!, $p: String!) { appointOfficer(regionId: $r, phone: $p, displayName: "观察员", role: OBSERVER, initialPassword: "initial-pass-1") { id } }"#.into(),
+            json!({"r": world.street_a, "p": fresh_phone()}),
+        ),
+        "joinCommunity" => {
+            // A community nobody of the world belongs to yet.
+            let community = api::service::org::create_region(
+                &app.db,
+                &app.actor(world.admin.id),
+                &format!("新社区{}", rand_room()),
+                entity::org::region::RegionKind::Community,
+                Some(world.street_b),
+            )
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+            (
+                r#"mutation($c: ID!) { joinCommunity(communityId: $c, realName: "王五", phone: "13700000000", building: "8栋", unit: "1单元", room: "808") { id status } }"#.into(),
+                json!({"c": community.id}),
+            )
+        }
+        "updateProfile" => (
+            r#"mutation { updateProfile(displayName: "新昵称") { id } }"#.into(),
+            json!({}),
+        ),
+        other => panic!("no request for case {other}"),
+    }
+}
+
+fn rand_room() -> u32 {
+    (uuid::Uuid::now_v7().as_u128() % 100_000) as u32
+}
+
+fn fresh_phone() -> String {
+    format!("135{:08}", uuid::Uuid::now_v7().as_u128() % 100_000_000)
+}
+
+async fn every_operation_against_every_caller(app: TestApp) {
+    let world = app.world().await;
+    let mut failures = Vec::new();
+    for case in cases() {
+        for caller in CALLERS {
+            let expect = if case.allowed.contains(&caller) {
+                Expect::Allowed
+            } else if caller == Caller::Anonymous {
+                Expect::Unauthenticated
+            } else {
+                assert!(!case.needs_login_only || caller == Caller::Anonymous);
+                Expect::Denied
+            };
+            let (query, variables) = request(&app, &world, case.name, caller).await;
+            let response = app.gql(token(&world, caller), &query, variables).await;
+            let code = response.error_code();
+            let ok = match expect {
+                Expect::Allowed => code.is_none(),
+                Expect::Denied => matches!(code.as_deref(), Some("FORBIDDEN" | "NOT_FOUND")),
+                Expect::Unauthenticated => code.as_deref() == Some("UNAUTHENTICATED"),
+            };
+            if !ok {
+                failures.push(format!("{} as {caller:?}: expected {expect:?}, got {}", case.name, response.body));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "authorisation table:\n{}", failures.join("\n"));
+}
+
+backend_tests!(every_operation_against_every_caller);
