@@ -76,19 +76,71 @@ const EVERYONE_LOGGED_IN: &[Caller] = &[
 fn cases() -> Vec<Case> {
     use Caller::*;
     vec![
-        Case { name: "members", allowed: &[GridWorker, Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
-        Case { name: "approveMembership", allowed: &[Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
-        Case { name: "approveMembershipAsStaff", allowed: &[StreetAdmin, PlatformAdmin], needs_login_only: false },
-        Case { name: "rejectMembership", allowed: &[Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
-        Case { name: "setMemberRoles", allowed: &[Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
-        Case { name: "removeMember", allowed: &[Staff, StreetAdmin, PlatformAdmin], needs_login_only: false },
-        Case { name: "createStreet", allowed: &[PlatformAdmin], needs_login_only: false },
-        Case { name: "createCommunity", allowed: &[StreetAdmin, PlatformAdmin], needs_login_only: false },
-        Case { name: "createDistrict", allowed: &[PlatformAdmin], needs_login_only: false },
-        Case { name: "appointStreetAdmin", allowed: &[PlatformAdmin], needs_login_only: false },
-        Case { name: "appointObserver", allowed: &[StreetAdmin, PlatformAdmin], needs_login_only: false },
-        Case { name: "joinCommunity", allowed: EVERYONE_LOGGED_IN, needs_login_only: true },
-        Case { name: "updateProfile", allowed: EVERYONE_LOGGED_IN, needs_login_only: true },
+        Case {
+            name: "members",
+            allowed: &[GridWorker, Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "approveMembership",
+            allowed: &[Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "approveMembershipAsStaff",
+            allowed: &[StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "rejectMembership",
+            allowed: &[Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "setMemberRoles",
+            allowed: &[Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "removeMember",
+            allowed: &[Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "createStreet",
+            allowed: &[PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "createCommunity",
+            allowed: &[StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "createDistrict",
+            allowed: &[PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "appointStreetAdmin",
+            allowed: &[PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "appointObserver",
+            allowed: &[StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "joinCommunity",
+            allowed: EVERYONE_LOGGED_IN,
+            needs_login_only: true,
+        },
+        Case {
+            name: "updateProfile",
+            allowed: EVERYONE_LOGGED_IN,
+            needs_login_only: true,
+        },
     ]
 }
 
@@ -96,7 +148,8 @@ fn cases() -> Vec<Case> {
 /// an allowed call by one caller does not change what the next one meets.
 async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (String, Value) {
     let fresh = |name: &'static str| async move {
-        app.applicant(world.community_a, name, "9栋", &format!("{}", rand_room())).await
+        app.applicant(world.community_a, name, "9栋", &format!("{}", rand_room()))
+            .await
     };
     match case {
         "members" => (
@@ -217,11 +270,18 @@ async fn every_operation_against_every_caller(app: TestApp) {
                 Expect::Unauthenticated => code.as_deref() == Some("UNAUTHENTICATED"),
             };
             if !ok {
-                failures.push(format!("{} as {caller:?}: expected {expect:?}, got {}", case.name, response.body));
+                failures.push(format!(
+                    "{} as {caller:?}: expected {expect:?}, got {}",
+                    case.name, response.body
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "authorisation table:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "authorisation table:\n{}",
+        failures.join("\n")
+    );
 }
 
 backend_tests!(every_operation_against_every_caller);
