@@ -85,6 +85,15 @@ pub enum Permission {
     ManageMembers,
     /// Give or take away the STAFF role.
     AppointStaff,
+    /// Draft and edit covenant versions, open comment, reply to comments,
+    /// see which households have not pledged.
+    ManageCovenant,
+    /// Comment on a covenant version in comment, and pledge to keep the one in force.
+    ParticipateCovenant,
+    /// Read the covenant's history (versions past and in progress, comments).
+    ReadCovenantHistory,
+    /// File (备案), rate and award covenants: street and district officers.
+    OverseeCovenant,
 }
 
 /// Who holds a permission: community roles (of an ACTIVE membership), officer
@@ -96,6 +105,11 @@ struct Rule {
 }
 
 const OFFICERS: &[OfficerRole] = &[OfficerRole::StreetAdmin, OfficerRole::DistrictAdmin];
+const ALL_OFFICERS: &[OfficerRole] = &[
+    OfficerRole::StreetAdmin,
+    OfficerRole::DistrictAdmin,
+    OfficerRole::Observer,
+];
 
 fn rule(permission: Permission) -> Rule {
     match permission {
@@ -112,6 +126,22 @@ fn rule(permission: Permission) -> Rule {
             officer_roles: OFFICERS,
         },
         Permission::AppointStaff => Rule {
+            community_roles: &[],
+            officer_roles: OFFICERS,
+        },
+        Permission::ManageCovenant => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: &[],
+        },
+        Permission::ParticipateCovenant => Rule {
+            community_roles: &[Role::Resident],
+            officer_roles: &[],
+        },
+        Permission::ReadCovenantHistory => Rule {
+            community_roles: &Role::ALL,
+            officer_roles: ALL_OFFICERS,
+        },
+        Permission::OverseeCovenant => Rule {
             community_roles: &[],
             officer_roles: OFFICERS,
         },
@@ -203,6 +233,8 @@ pub enum RegionPermission {
     CreateChild(RegionKind),
     /// Appoint or revoke an officer with this role on this region.
     AppointOfficer(OfficerRole),
+    /// See the communities below this region side by side.
+    Oversee,
 }
 
 /// Creating a district needs the platform administrator; anything else is
@@ -244,6 +276,10 @@ pub async fn authorize_region<C: ConnectionTrait>(
             lineage(target).into_iter().any(administers)
         }
         RegionPermission::AppointOfficer(_) => above_target.into_iter().any(administers),
+        // Any region role on the region or above it, observers included.
+        RegionPermission::Oversee => lineage(target)
+            .into_iter()
+            .any(|region_id| held.iter().any(|o| o.region_id == region_id)),
     };
     if allowed {
         Ok(user_id)
