@@ -866,7 +866,80 @@ async fn volunteers_keep_skills_that_staff_can_search(app: TestApp) {
     .expect_error("FORBIDDEN");
 }
 
+async fn cancelled_activities_take_no_more_sign_ups(app: TestApp) {
+    let world = app.world().await;
+    let activity = future_activity(&app, &world, 5, 60, 10).await;
+    let v = volunteer(&app, &world, "扑空").await;
+    sign_up(&app, &v, &activity).await.data();
+    let cancel = "mutation($a: ID!, $r: String!) { cancelActivity(activityId: $a, reason: $r) { status } }";
+    app.gql(v.token(), cancel, json!({"a": activity, "r": "下雨"}))
+        .await
+        .expect_error("FORBIDDEN");
+    let r = app
+        .gql(world.staff_a.token(), cancel, json!({"a": activity, "r": " "}))
+        .await;
+    assert_eq!(r.expect_error("BAD_USER_INPUT")["extensions"]["field"], "reason");
+    let r = app
+        .gql(world.staff_a.token(), cancel, json!({"a": activity, "r": "暴雨预警"}))
+        .await;
+    assert_eq!(r.data()["cancelActivity"]["status"], "CANCELLED");
+    app.gql(world.staff_a.token(), cancel, json!({"a": activity, "r": "再取消"}))
+        .await
+        .expect_error("INVALID_STATE");
+    let w = volunteer(&app, &world, "晚到").await;
+    sign_up(&app, &w, &activity)
+        .await
+        .expect_error("INVALID_STATE");
+}
+
+async fn the_scheduler_closes_forgotten_check_outs_and_expires_points(app: TestApp) {
+    let world = app.world().await;
+    let activity = future_activity(&app, &world, 5, 60, 10).await;
+    let v = volunteer(&app, &world, "忘签退").await;
+    sign_up(&app, &v, &activity).await.data();
+    let (starts, ends) = move_to_past(&app, &activity, 3).await;
+    activities::check_by_organiser(
+        &app.db,
+        &app.actor(world.staff_a.id),
+        Uuid::parse_str(&activity).unwrap(),
+        v.id,
+        Check::In,
+        starts + Duration::minutes(5),
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap();
+    give(&app, &world, &v, 40).await;
+    let later = Utc::now().checked_add_months(chrono::Months::new(25)).unwrap();
+    for _ in 0..2 {
+        api::service::credits::run_scheduled(&app.db, later)
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+    }
+    let signups = app
+        .gql(
+            world.staff_a.token(),
+            "query($a: ID!) { activitySignUps(activityId: $a) { autoClosed checkedOutAt } }",
+            json!({"a": activity}),
+        )
+        .await;
+    let row = &signups.data()["activitySignUps"][0];
+    assert_eq!(row["autoClosed"], true);
+    let closed: chrono::DateTime<Utc> = row["checkedOutAt"].as_str().unwrap().parse().unwrap();
+    assert!((closed - ends).num_seconds().abs() <= 1, "closed at the end");
+    assert_eq!(balance(&app, &v, world.community_a).await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM posting WHERE kind = 'EXPIRE'").await,
+        1,
+        "the second run changed nothing"
+    );
+    assert_ledger_invariants(&app).await;
+}
+
 backend_tests!(
+    cancelled_activities_take_no_more_sign_ups,
+    the_scheduler_closes_forgotten_check_outs_and_expires_points,
     creating_activities_checks_input_and_role,
     sign_up_fills_places_then_the_waiting_list_which_moves_up,
     concurrent_sign_ups_never_exceed_capacity,

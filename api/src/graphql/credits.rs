@@ -792,6 +792,20 @@ impl CreditsMutation {
         Ok(Activity(found))
     }
 
+    /// The organiser or staff cancel an activity before it starts, with a reason.
+    async fn cancel_activity(
+        &self,
+        ctx: &Context<'_>,
+        activity_id: ID,
+        reason: String,
+    ) -> Result<Activity> {
+        let activity_id = parse_id(&activity_id, "activityId")?;
+        Ok(Activity(
+            activities::cancel_activity(&ctx.state().db, &ctx.actor(), activity_id, &reason)
+                .await?,
+        ))
+    }
+
     /// The organiser shows a fresh check-in/out code: valid 10 minutes, and
     /// only from 30 minutes before the start to 30 minutes after the end.
     async fn show_check_in_code(&self, ctx: &Context<'_>, activity_id: ID) -> Result<CheckCode> {

@@ -389,6 +389,51 @@ pub async fn cancel_sign_up(
     Ok((found, saved))
 }
 
+/// The organiser or staff cancel an activity before it starts, with a
+/// reason; sign-ups stay as they were (nothing can be confirmed for it).
+pub async fn cancel_activity(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    activity_id: Uuid,
+    reason: &str,
+) -> ServiceResult<activity::Model> {
+    let found = visible_activity(db, actor, activity_id).await?;
+    let user_id = require_organiser(db, actor, &found).await?;
+    let reason = validate::text("reason", reason, 500)?;
+    let now = Utc::now();
+    if now >= found.starts_at {
+        return Err(ServiceError::invalid_state("活动已开始，不能取消"));
+    }
+    let txn = begin_write(db).await?;
+    let done = activity::Entity::update_many()
+        .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Cancelled))
+        .col_expr(activity::Column::UpdatedAt, Expr::value(now))
+        .filter(activity::Column::Id.eq(found.id))
+        .filter(activity::Column::Status.eq(ActivityStatus::Open))
+        .exec(&txn)
+        .await?;
+    if done.rows_affected != 1 {
+        return Err(ServiceError::invalid_state("活动已取消"));
+    }
+    audit::record(
+        &txn,
+        AuditEntry::new("activity", found.id, "cancel")
+            .community(found.community_id)
+            .actor(Some(user_id))
+            .change(
+                Some(json!({"status": "OPEN"})),
+                Some(json!({"status": "CANCELLED", "reason": reason})),
+            ),
+    )
+    .await?;
+    let saved = activity::Entity::find_by_id(found.id)
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::NotFound("活动"))?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
 // ---------- attendance ----------
 
 fn check_window(found: &activity::Model) -> (DateTime<Utc>, DateTime<Utc>) {
