@@ -871,21 +871,37 @@ async fn cancelled_activities_take_no_more_sign_ups(app: TestApp) {
     let activity = future_activity(&app, &world, 5, 60, 10).await;
     let v = volunteer(&app, &world, "扑空").await;
     sign_up(&app, &v, &activity).await.data();
-    let cancel = "mutation($a: ID!, $r: String!) { cancelActivity(activityId: $a, reason: $r) { status } }";
+    let cancel =
+        "mutation($a: ID!, $r: String!) { cancelActivity(activityId: $a, reason: $r) { status } }";
     app.gql(v.token(), cancel, json!({"a": activity, "r": "下雨"}))
         .await
         .expect_error("FORBIDDEN");
     let r = app
-        .gql(world.staff_a.token(), cancel, json!({"a": activity, "r": " "}))
+        .gql(
+            world.staff_a.token(),
+            cancel,
+            json!({"a": activity, "r": " "}),
+        )
         .await;
-    assert_eq!(r.expect_error("BAD_USER_INPUT")["extensions"]["field"], "reason");
+    assert_eq!(
+        r.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        "reason"
+    );
     let r = app
-        .gql(world.staff_a.token(), cancel, json!({"a": activity, "r": "暴雨预警"}))
+        .gql(
+            world.staff_a.token(),
+            cancel,
+            json!({"a": activity, "r": "暴雨预警"}),
+        )
         .await;
     assert_eq!(r.data()["cancelActivity"]["status"], "CANCELLED");
-    app.gql(world.staff_a.token(), cancel, json!({"a": activity, "r": "再取消"}))
-        .await
-        .expect_error("INVALID_STATE");
+    app.gql(
+        world.staff_a.token(),
+        cancel,
+        json!({"a": activity, "r": "再取消"}),
+    )
+    .await
+    .expect_error("INVALID_STATE");
     let w = volunteer(&app, &world, "晚到").await;
     sign_up(&app, &w, &activity)
         .await
@@ -910,7 +926,9 @@ async fn the_scheduler_closes_forgotten_check_outs_and_expires_points(app: TestA
     .map_err(|e| e.message())
     .unwrap();
     give(&app, &world, &v, 40).await;
-    let later = Utc::now().checked_add_months(chrono::Months::new(25)).unwrap();
+    let later = Utc::now()
+        .checked_add_months(chrono::Months::new(25))
+        .unwrap();
     for _ in 0..2 {
         api::service::credits::run_scheduled(&app.db, later)
             .await
@@ -927,10 +945,14 @@ async fn the_scheduler_closes_forgotten_check_outs_and_expires_points(app: TestA
     let row = &signups.data()["activitySignUps"][0];
     assert_eq!(row["autoClosed"], true);
     let closed: chrono::DateTime<Utc> = row["checkedOutAt"].as_str().unwrap().parse().unwrap();
-    assert!((closed - ends).num_seconds().abs() <= 1, "closed at the end");
+    assert!(
+        (closed - ends).num_seconds().abs() <= 1,
+        "closed at the end"
+    );
     assert_eq!(balance(&app, &v, world.community_a).await, 0);
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM posting WHERE kind = 'EXPIRE'").await,
+        app.count("SELECT COUNT(*) FROM posting WHERE kind = 'EXPIRE'")
+            .await,
         1,
         "the second run changed nothing"
     );

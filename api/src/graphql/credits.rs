@@ -116,7 +116,7 @@ impl Account {
             .load_one(owner)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
 }
 
@@ -178,7 +178,7 @@ impl LeaderboardRow {
             .load_one(self.0.user_id)
             .await
             .map_err(load_error)?
-            .map(User)
+            .map(User::new)
             .ok_or_else(|| {
                 load_error(std::sync::Arc::new(sea_orm::DbErr::RecordNotFound(
                     "user".into(),
@@ -253,7 +253,7 @@ impl Volunteer {
             .load_one(self.0.membership.user_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     async fn skills(&self) -> &[String] {
         &self.0.skills
@@ -278,7 +278,7 @@ impl VolunteerTeam {
             .load_one(self.0.leader_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let ids = volunteers::team_member_ids(&ctx.state().db, self.0.id).await?;
@@ -290,7 +290,7 @@ impl VolunteerTeam {
             .map_err(load_error)?;
         Ok(ids
             .iter()
-            .filter_map(|id| users.get(id).cloned().map(User))
+            .filter_map(|id| users.get(id).cloned().map(User::new))
             .collect())
     }
 }
@@ -342,7 +342,7 @@ impl Activity {
             .load_one(self.0.organiser_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     /// Volunteers with a place.
     async fn signed_up_count(&self, ctx: &Context<'_>) -> Result<u64> {
@@ -385,7 +385,7 @@ impl SignUp {
             .load_one(self.0.user_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     async fn status(&self) -> SignUpStatus {
         self.0.status.into()
@@ -540,7 +540,7 @@ impl ServiceRecord {
             .load_one(self.0.user_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     async fn entries(&self) -> Vec<ServiceRecordEntry> {
         self.0

@@ -406,7 +406,10 @@ pub async fn cancel_activity(
     }
     let txn = begin_write(db).await?;
     let done = activity::Entity::update_many()
-        .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Cancelled))
+        .col_expr(
+            activity::Column::Status,
+            Expr::value(ActivityStatus::Cancelled),
+        )
         .col_expr(activity::Column::UpdatedAt, Expr::value(now))
         .filter(activity::Column::Id.eq(found.id))
         .filter(activity::Column::Status.eq(ActivityStatus::Open))
