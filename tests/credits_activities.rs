@@ -301,10 +301,23 @@ async fn confirming_service_posts_points_by_the_rules(app: TestApp) {
     confirm(json!([{"userId": d.id, "minutes": 60}]), "k-d")
         .await
         .expect_error("INVALID_STATE");
+    // Someone who never signed up (not even a member).
+    confirm(
+        json!([{"userId": world.outsider.id, "minutes": 60}]),
+        "k-out",
+    )
+    .await
+    .expect_error("INVALID_STATE");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM posting").await,
         0,
         "nothing written"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM point_account WHERE kind = 'MEMBER'")
+            .await,
+        0,
+        "no account opened by a refused confirmation"
     );
 
     let records = json!([

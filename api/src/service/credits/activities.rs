@@ -785,10 +785,6 @@ pub async fn confirm_service(
     let rules = settings::rules(db, found.community_id).await?;
     let issuing = ledger::issuing_account(db, found.community_id).await?;
     let pool = ledger::donation_pool(db, found.community_id).await?;
-    let mut accounts = Vec::with_capacity(cleaned.len());
-    for record in &cleaned {
-        accounts.push(ledger::member_account(db, found.community_id, record.user_id).await?);
-    }
 
     let txn = begin_write(db).await?;
     let key_id = match idempotency::claim(&txn, &request).await? {
@@ -800,7 +796,7 @@ pub async fn confirm_service(
     };
     close_unfinished_attendance(&txn, Some(found.id), now).await?;
     let mut posted = Vec::new();
-    for (record, account) in cleaned.into_iter().zip(accounts) {
+    for record in cleaned {
         let signup = activity_signup::Entity::find()
             .filter(activity_signup::Column::ActivityId.eq(found.id))
             .filter(activity_signup::Column::UserId.eq(record.user_id))
@@ -811,6 +807,8 @@ pub async fn confirm_service(
         if signup.confirmed_at.is_some() {
             return Err(ServiceError::invalid_state("该志愿者的服务时长已经确认过"));
         }
+        // Opened only now, in this transaction: a refused request leaves no account.
+        let account = ledger::member_account(&txn, found.community_id, record.user_id).await?;
         let Some(interval) = attended_interval(&found, &signup) else {
             return Err(ServiceError::invalid_state(
                 "该志愿者没有签到签退记录，请组织者先为其补签",
