@@ -908,7 +908,44 @@ async fn busy_community_keeps_every_invariant(app: TestApp) {
     assert_ledger_invariants(&app).await;
 }
 
+async fn opposite_transfers_at_once_do_not_deadlock(app: TestApp) {
+    let world = app.world().await;
+    let a = app
+        .member(
+            world.community_a,
+            "互转甲",
+            &[Role::Volunteer],
+            &world.staff_a,
+        )
+        .await;
+    let b = app
+        .member(
+            world.community_a,
+            "互转乙",
+            &[Role::Volunteer],
+            &world.staff_a,
+        )
+        .await;
+    give(&app, &world, &a, 50).await;
+    give(&app, &world, &b, 50).await;
+    let requests = (0..16).map(|i| {
+        let (from, to) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        app.gql(
+            from.token(),
+            TRANSFER,
+            json!({"c": world.community_a, "to": to.id, "amount": 2, "memo": null, "key": format!("x-{i}")}),
+        )
+    });
+    for r in join_all(requests).await {
+        r.data();
+    }
+    assert_eq!(balance(&app, &a, world.community_a).await, 50);
+    assert_eq!(balance(&app, &b, world.community_a).await, 50);
+    assert_ledger_invariants(&app).await;
+}
+
 backend_tests!(
+    opposite_transfers_at_once_do_not_deadlock,
     transfer_moves_points_and_statements_show_them,
     statements_paginate_newest_first,
     idempotency_keys_replay_and_conflict,
