@@ -2,6 +2,7 @@
 //! input, call a service and map the result; nothing else.
 
 pub mod context;
+pub mod credits;
 pub mod ids;
 pub mod loaders;
 pub mod org;
@@ -13,11 +14,15 @@ use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(org::OrgQuery);
+pub struct QueryRoot(org::OrgQuery, credits::CreditsQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(org::AuthMutation, org::OrgMutation);
+pub struct MutationRoot(
+    org::AuthMutation,
+    org::OrgMutation,
+    credits::CreditsMutation,
+);
 
 pub type LinliSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
