@@ -42,6 +42,12 @@ impl Application {
     /// Binds the listener and builds the schema, pools and loaders once.
     pub fn build(state: AppState) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(state.settings.bind_addr)?;
+        // Consultation: live tallies across replicas, ballots opened and
+        // closed on time, the notifications outbox drained.
+        crate::service::consultation::live::spawn_background(
+            state.db.clone(),
+            state.tally_hub.clone(),
+        );
         let port = listener.local_addr()?.port();
         let shared = web::Data::new(Shared {
             schema: build_schema(state.clone()),

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use entity::consultation::proposal;
 use entity::org::{household, region, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -45,6 +46,7 @@ pub struct Loaders {
     pub region: DataLoader<ById<region::Entity>>,
     pub household: DataLoader<ById<household::Entity>>,
     pub user: DataLoader<ById<user::Entity>>,
+    pub proposal: DataLoader<ById<proposal::Entity>>,
 }
 
 fn by_id<E: KeyedEntity>(db: &DatabaseConnection) -> DataLoader<ById<E>>
@@ -66,6 +68,7 @@ impl Loaders {
             region: by_id(db),
             household: by_id(db),
             user: by_id(db),
+            proposal: by_id(db),
         }
     }
 }
@@ -95,6 +98,15 @@ impl KeyedEntity for household::Entity {
 impl KeyedEntity for user::Entity {
     fn id_column() -> Self::Column {
         user::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for proposal::Entity {
+    fn id_column() -> Self::Column {
+        proposal::Column::Id
     }
     fn id_of(model: &Self::Model) -> Uuid {
         model.id
