@@ -217,7 +217,23 @@ async fn two_servers_share_live_tallies(app: TestApp) {
     );
 }
 
+/// GraphiQL opened with `?wsToken=` sends the token in connection_init;
+/// anything but a token's characters is ignored.
+async fn graphiql_carries_the_subscription_token(app: TestApp) {
+    let page = |q: &'static str| {
+        let url = format!("{}/graphql?{q}", app.base_url);
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let with_token = page("wsToken=abc.DEF-123_x").await;
+    assert!(with_token.contains("Bearer abc.DEF-123_x"), "{with_token}");
+    let injected = page("wsToken=a%27%3B%3C%2Fscript%3E").await;
+    assert!(!injected.contains("Bearer a'"));
+    assert!(!injected.contains("wsConnectionParams"));
+}
+
 backend_tests!(
+    graphiql_carries_the_subscription_token,
     live_tally_over_websocket,
     secret_tally_shows_turnout_only,
     two_servers_share_live_tallies,

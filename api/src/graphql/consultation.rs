@@ -142,7 +142,7 @@ impl Council {
     }
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let users = council_service::council_members(&ctx.state().db, self.0.id).await?;
-        Ok(users.into_iter().map(User).collect())
+        Ok(users.into_iter().map(User::new).collect())
     }
     async fn community(&self, ctx: &Context<'_>) -> Result<Option<Community>> {
         Ok(ctx
@@ -186,7 +186,7 @@ impl Proposal {
             .load_one(self.0.author_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     /// Why staff rejected it.
     async fn reject_reason(&self) -> Option<&str> {
@@ -288,7 +288,7 @@ impl ProposalComment {
             .load_one(self.0.comment.author_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.comment.created_at
@@ -335,7 +335,7 @@ impl Meeting {
     }
     async fn attendees(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let users = meeting_service::attendees(&ctx.state().db, self.0.meeting.id).await?;
-        Ok(users.into_iter().map(User).collect())
+        Ok(users.into_iter().map(User::new).collect())
     }
     /// The proposals on the agenda, in order.
     async fn agenda(&self, ctx: &Context<'_>) -> Result<Vec<Proposal>> {
@@ -498,7 +498,7 @@ impl BallotProxy {
             .load_one(self.0.principal_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     /// Who votes for them.
     async fn holder(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -508,7 +508,7 @@ impl BallotProxy {
             .load_one(self.0.holder_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     async fn status(&self) -> ProxyStatus {
         self.0.status.into()
