@@ -202,6 +202,16 @@ fn cases() -> Vec<Case> {
             allowed: &[Resident, GridWorker, Staff, StreetAdmin, PlatformAdmin],
             needs_login_only: false,
         },
+        Case {
+            name: "meetings",
+            allowed: &[Resident, GridWorker, Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "scheduleMeeting",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
     ]
 }
 
@@ -370,6 +380,17 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
                 json!({"b": b}),
             )
         }
+        "meetings" => (
+            "query($c: ID!) { meetings(communityId: $c) { totalCount } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "scheduleMeeting" => {
+            let council = consultation::council(app, world).await;
+            (
+                "mutation($c: ID!, $s: DateTime!) { scheduleMeeting(councilId: $c, title: \"议事会\", startsAt: $s, proposalIds: [], quorum: 1) { id } }".into(),
+                json!({"c": council, "s": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()}),
+            )
+        }
         other => panic!("no request for case {other}"),
     }
 }
@@ -446,6 +467,20 @@ mod consultation {
             .map_err(|e| e.message())
             .unwrap();
         p
+    }
+
+    pub async fn council(app: &TestApp, world: &World) -> Uuid {
+        api::service::consultation::council::create_council(
+            &app.db,
+            &app.actor(world.staff_a.id),
+            world.community_a,
+            &format!("议事会{}", Uuid::now_v7().simple()),
+            &[world.resident_a.id],
+        )
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+        .id
     }
 
     pub async fn open_ballot(app: &TestApp, world: &World) -> Uuid {

@@ -918,6 +918,159 @@ async fn many_secret_voters_at_once(app: TestApp) {
     );
 }
 
+/// A ballot opened for later is SCHEDULED: nobody votes yet, and its
+/// electorate is fixed when the clock opens it (a member who joined in
+/// between is in it; one who joins after is not).
+async fn scheduled_ballot_opens_on_time(app: TestApp) {
+    let world = app.world().await;
+    let p = accepted_proposal(&app, &world, "定时开启的表决").await;
+    let opens = (Utc::now() + Duration::seconds(2)).to_rfc3339();
+    let closes = (Utc::now() + Duration::hours(1)).to_rfc3339();
+    let b = app
+        .gql(
+            world.staff_a.token(),
+            "mutation($p: ID!, $o: DateTime!, $c: DateTime!) { openBallot(proposalId: $p, electorate: RESIDENTS, passRule: MAJORITY_OF_CAST, quorum: 1, secret: false, opensAt: $o, closesAt: $c) { id status electorateSize } }",
+            json!({"p": p, "o": opens, "c": closes}),
+        )
+        .await;
+    let b = b.data()["openBallot"].clone();
+    assert_eq!(b["status"], "SCHEDULED");
+    assert_eq!(b["electorateSize"], 0);
+    let id = b["id"].as_str().unwrap().to_string();
+    app.gql(world.resident_a.token(), VOTE, json!({"b": id, "c": "FOR"}))
+        .await
+        .expect_error("INVALID_STATE");
+    let early = app
+        .member(
+            world.community_a,
+            "开票前入住",
+            &[Role::Resident],
+            &world.staff_a,
+        )
+        .await;
+    let mut seen = Value::Null;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        seen = ballot(&app, &world.resident_a, &id).await;
+        if seen["status"] == "OPEN" {
+            break;
+        }
+    }
+    assert_eq!(seen["status"], "OPEN", "{seen}");
+    assert_eq!(seen["electorateSize"], 3);
+    let late = app
+        .member(
+            world.community_a,
+            "开票后入住",
+            &[Role::Resident],
+            &world.staff_a,
+        )
+        .await;
+    app.gql(early.token(), VOTE, json!({"b": id, "c": "FOR"}))
+        .await
+        .data();
+    app.gql(late.token(), VOTE, json!({"b": id, "c": "FOR"}))
+        .await
+        .expect_error("FORBIDDEN");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM notification_outbox WHERE event = 'BALLOT_OPENED'")
+            .await,
+        1
+    );
+}
+
+/// A sender that always fails: the notification stays PENDING with the
+/// error, leased against an immediate retry, and is not lost.
+struct FailingSender;
+
+impl api::service::consultation::outbox::Sender for FailingSender {
+    async fn send(
+        &self,
+        _item: &entity::consultation::notification_outbox::Model,
+    ) -> Result<(), String> {
+        Err("微信接口不可用".into())
+    }
+}
+
+async fn outbox_keeps_what_could_not_be_sent(app: TestApp) {
+    // A database of its own, with no server (and so no draining task) on it.
+    let dir = tempfile::tempdir().unwrap();
+    let db = api::db::connect_url(
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("outbox.db").display()
+        ),
+        2,
+    )
+    .await
+    .unwrap();
+    api::db::migrate(&db).await.unwrap();
+    let _ = app.backend;
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            use sea_orm::ConnectionTrait;
+            db.query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+        }
+    };
+    api::service::consultation::outbox::enqueue(
+        &db,
+        Uuid::now_v7(),
+        "BALLOT_OPENED",
+        json!({"test": true}),
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap();
+    let sent = api::service::consultation::outbox::drain(&db, &FailingSender)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    assert_eq!(sent, 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM notification_outbox WHERE status = 'PENDING' AND attempts = 1 AND last_error IS NOT NULL AND locked_until IS NOT NULL").await,
+        1
+    );
+    // Leased: not retried at once, by this drain or another replica's.
+    let again = api::service::consultation::outbox::drain(&db, &FailingSender)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    assert_eq!(again, 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM notification_outbox WHERE attempts = 1").await,
+        1
+    );
+    // Once the lease runs out, the next drain delivers it.
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        "UPDATE notification_outbox SET locked_until = NULL",
+    )
+    .await
+    .unwrap();
+    let delivered = api::service::consultation::outbox::drain(
+        &db,
+        &api::service::consultation::outbox::LogSender,
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap();
+    assert_eq!(delivered, 1);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM notification_outbox WHERE status = 'SENT' AND attempts = 2")
+            .await,
+        1
+    );
+}
+
 backend_tests!(
     open_ballot_votes_change_and_close,
     passing_then_done_and_rated,
@@ -931,4 +1084,6 @@ backend_tests!(
     closes_on_time_without_a_request,
     many_voters_at_once,
     many_secret_voters_at_once,
+    scheduled_ballot_opens_on_time,
+    outbox_keeps_what_could_not_be_sent,
 );
