@@ -1020,10 +1020,16 @@ async fn write_vote<C: ConnectionTrait>(
             ballot_vote::Column::RecordedBy,
             ballot_vote::Column::UpdatedAt,
         ])
-        // Only a vote cast the same way is replaced, even when two arrive at once.
+        // Only a vote cast the same way is replaced, even when two arrive at
+        // once (and a proxy vote only by the same holder).
         .action_and_where(
             Expr::col((ballot_vote::Entity, ballot_vote::Column::Method)).eq(method_str(method)),
         );
+    if let (VoteMethod::Proxy, Some(holder)) = (method, recorded_by) {
+        on_conflict.action_and_where(
+            Expr::col((ballot_vote::Entity, ballot_vote::Column::RecordedBy)).eq(holder),
+        );
+    }
     let written = ballot_vote::Entity::insert(row)
         .on_conflict(on_conflict)
         .exec_without_returning(txn)
