@@ -241,6 +241,77 @@ fn cases() -> Vec<Case> {
             allowed: &[Resident, Staff, StreetAdmin, PlatformAdmin],
             needs_login_only: false,
         },
+        // ---------- consultation ----------
+        Case {
+            name: "proposals",
+            allowed: &[Resident, GridWorker, Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "ballotResults",
+            allowed: &[Resident, GridWorker, Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "submitProposal",
+            allowed: &[Resident, Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "secondProposal",
+            allowed: &[Resident, Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "acceptProposal",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "rejectProposal",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "createCouncil",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "updateConsultationSettings",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "openBallot",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "recordPaperVote",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "closeBallot",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "ballot",
+            allowed: &[Resident, GridWorker, Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "meetings",
+            allowed: &[Resident, GridWorker, Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "scheduleMeeting",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
     ]
 }
 
@@ -532,6 +603,90 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
             r#"mutation { updateProfile(displayName: "新昵称") { id } }"#.into(),
             json!({}),
         ),
+        "proposals" => (
+            "query($c: ID!) { proposals(communityId: $c) { totalCount } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "ballotResults" => (
+            "query($c: ID!) { ballotResults(communityId: $c) { totalCount } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "submitProposal" => (
+            r#"mutation($c: ID!) { submitProposal(communityId: $c, title: "议题", description: "说明") { id } }"#.into(),
+            json!({"c": world.community_a}),
+        ),
+        "secondProposal" => {
+            // Authored by someone none of the callers is.
+            let author = app
+                .member(world.community_a, "提议人", &[api::policy::Role::Resident], &world.staff_a)
+                .await;
+            let p = consultation::proposal(app, &author).await;
+            (
+                "mutation($p: ID!) { secondProposal(proposalId: $p) { id } }".into(),
+                json!({"p": p}),
+            )
+        }
+        "acceptProposal" => {
+            let p = consultation::eligible_proposal(app, world).await;
+            (
+                "mutation($p: ID!) { acceptProposal(proposalId: $p) { id } }".into(),
+                json!({"p": p}),
+            )
+        }
+        "rejectProposal" => {
+            let p = consultation::proposal(app, &world.resident_a).await;
+            (
+                r#"mutation($p: ID!) { rejectProposal(proposalId: $p, reason: "重复") { id } }"#.into(),
+                json!({"p": p}),
+            )
+        }
+        "createCouncil" => (
+            "mutation($c: ID!, $n: String!, $m: [ID!]!) { createCouncil(communityId: $c, name: $n, memberIds: $m) { id } }".into(),
+            json!({"c": world.community_a, "n": format!("议事会{}", rand_room()), "m": [world.resident_a.id]}),
+        ),
+        "updateConsultationSettings" => (
+            "mutation($c: ID!) { updateConsultationSettings(communityId: $c, secondingKind: RESIDENTS, secondingValue: 1) { secondingValue } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "openBallot" => {
+            let p = consultation::accepted_proposal(app, world).await;
+            (
+                "mutation($p: ID!, $c: DateTime!) { openBallot(proposalId: $p, electorate: RESIDENTS, passRule: MAJORITY_OF_CAST, quorum: 1, secret: false, closesAt: $c) { id } }".into(),
+                json!({"p": p, "c": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()}),
+            )
+        }
+        "recordPaperVote" => {
+            let b = consultation::open_ballot(app, world).await;
+            (
+                "mutation($b: ID!, $v: ID!) { recordPaperVote(ballotId: $b, voterId: $v, choice: FOR) { id } }".into(),
+                json!({"b": b, "v": world.resident_a.id}),
+            )
+        }
+        "closeBallot" => {
+            let b = consultation::open_ballot(app, world).await;
+            (
+                "mutation($b: ID!) { closeBallot(ballotId: $b) { id } }".into(),
+                json!({"b": b}),
+            )
+        }
+        "ballot" => {
+            let b = consultation::open_ballot(app, world).await;
+            (
+                "query($b: ID!) { ballot(id: $b) { id tally { turnout } } }".into(),
+                json!({"b": b}),
+            )
+        }
+        "meetings" => (
+            "query($c: ID!) { meetings(communityId: $c) { totalCount } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "scheduleMeeting" => {
+            let council = consultation::council(app, world).await;
+            (
+                "mutation($c: ID!, $s: DateTime!) { scheduleMeeting(councilId: $c, title: \"议事会\", startsAt: $s, proposalIds: [], quorum: 1) { id } }".into(),
+                json!({"c": council, "s": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()}),
+            )
+        }
         other => credit_request(app, world, other, caller)
             .await
             .unwrap_or_else(|| panic!("no request for case {other}")),
@@ -544,6 +699,110 @@ fn rand_room() -> u32 {
 
 fn fresh_phone() -> String {
     format!("135{:08}", uuid::Uuid::now_v7().as_u128() % 100_000_000)
+}
+
+/// Records the consultation cases need, made through the services.
+mod consultation {
+    use api::service::consultation::{ballot, proposal as proposals, settings};
+    use entity::consultation::ballot::{Electorate, PassRule};
+    use entity::consultation::setting::SecondingKind;
+    use linli::world::Person;
+    use linli::{TestApp, World};
+    use uuid::Uuid;
+
+    pub async fn proposal(app: &TestApp, author: &Person) -> Uuid {
+        proposals::submit_proposal(
+            &app.db,
+            &app.actor(author.id),
+            community_of(app, author).await,
+            "议题",
+            "说明",
+        )
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+        .id
+    }
+
+    async fn community_of(app: &TestApp, person: &Person) -> Uuid {
+        use entity::org::membership;
+        use sea_orm::EntityTrait;
+        membership::Entity::find_by_id(person.membership_id.unwrap())
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .community_id
+    }
+
+    pub async fn eligible_proposal(app: &TestApp, world: &World) -> Uuid {
+        settings::update_consultation_settings(
+            &app.db,
+            &app.actor(world.staff_a.id),
+            world.community_a,
+            settings::SettingsChange {
+                seconding_kind: SecondingKind::Residents,
+                seconding_value: 1,
+                max_proxies_per_holder: None,
+                notice_days: None,
+            },
+        )
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+        let p = proposal(app, &world.resident_a).await;
+        proposals::second_proposal(&app.db, &app.actor(world.staff_a.id), p)
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+        p
+    }
+
+    pub async fn accepted_proposal(app: &TestApp, world: &World) -> Uuid {
+        let p = eligible_proposal(app, world).await;
+        proposals::accept_proposal(&app.db, &app.actor(world.staff_a.id), p)
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+        p
+    }
+
+    pub async fn council(app: &TestApp, world: &World) -> Uuid {
+        api::service::consultation::council::create_council(
+            &app.db,
+            &app.actor(world.staff_a.id),
+            world.community_a,
+            &format!("议事会{}", Uuid::now_v7().simple()),
+            &[world.resident_a.id],
+        )
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+        .id
+    }
+
+    pub async fn open_ballot(app: &TestApp, world: &World) -> Uuid {
+        let p = accepted_proposal(app, world).await;
+        ballot::open_ballot(
+            &app.db,
+            &app.actor(world.staff_a.id),
+            ballot::OpenBallot {
+                proposal_id: Some(p),
+                covenant_version_id: None,
+                council_id: None,
+                electorate: Electorate::Residents,
+                pass_rule: PassRule::MajorityOfCast,
+                quorum: 1,
+                secret: false,
+                opens_at: None,
+                closes_at: chrono::Utc::now() + chrono::Duration::days(1),
+            },
+        )
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+        .id
+    }
 }
 
 async fn every_operation_against_every_caller(app: TestApp) {

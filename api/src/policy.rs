@@ -85,6 +85,13 @@ pub enum Permission {
     ManageMembers,
     /// Give or take away the STAFF role.
     AppointStaff,
+    /// Read the community's proposals, meetings, ballots and published results.
+    ViewConsultation,
+    /// Submit, second, comment on, report and rate proposals.
+    TakePartInConsultation,
+    /// Run consultation: councils, proposal review, meetings, ballots, paper
+    /// votes, moderation, consultation settings.
+    ManageConsultation,
     /// Time credits: hold an account, give points, redeem, see activities,
     /// the catalogue and the leaderboard (any active member).
     UseCredits,
@@ -148,6 +155,18 @@ fn rule(permission: Permission) -> Rule {
         Permission::ViewLedger => Rule {
             community_roles: &[Role::Staff],
             officer_roles: OFFICERS,
+        },
+        Permission::ViewConsultation => Rule {
+            community_roles: &Role::ALL,
+            officer_roles: OFFICERS,
+        },
+        Permission::TakePartInConsultation => Rule {
+            community_roles: &[Role::Resident, Role::CouncilMember],
+            officer_roles: &[],
+        },
+        Permission::ManageConsultation => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: &[],
         },
     }
 }

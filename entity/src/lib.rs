@@ -4,5 +4,6 @@
 
 pub mod audit;
 pub mod auth;
+pub mod consultation;
 pub mod credits;
 pub mod org;

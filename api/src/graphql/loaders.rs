@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use entity::consultation::proposal;
 use entity::credits::catalog_item;
 use entity::org::{household, region, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
@@ -47,6 +48,7 @@ pub struct Loaders {
     pub household: DataLoader<ById<household::Entity>>,
     pub user: DataLoader<ById<user::Entity>>,
     pub catalog_item: DataLoader<ById<catalog_item::Entity>>,
+    pub proposal: DataLoader<ById<proposal::Entity>>,
 }
 
 fn by_id<E: KeyedEntity>(db: &DatabaseConnection) -> DataLoader<ById<E>>
@@ -69,6 +71,7 @@ impl Loaders {
             household: by_id(db),
             user: by_id(db),
             catalog_item: by_id(db),
+            proposal: by_id(db),
         }
     }
 }
@@ -107,6 +110,15 @@ impl KeyedEntity for user::Entity {
 impl KeyedEntity for catalog_item::Entity {
     fn id_column() -> Self::Column {
         catalog_item::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for proposal::Entity {
+    fn id_column() -> Self::Column {
+        proposal::Column::Id
     }
     fn id_of(model: &Self::Model) -> Uuid {
         model.id
