@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_org;
 mod m20261122_000002_auth;
 mod m20261122_000003_audit;
+mod m20261122_000010_lists;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_org::Migration),
             Box::new(m20261122_000002_auth::Migration),
             Box::new(m20261122_000003_audit::Migration),
+            Box::new(m20261122_000010_lists::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use entity::lists::{need, organisation, project, resource};
 use entity::org::{household, region, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -45,6 +46,10 @@ pub struct Loaders {
     pub region: DataLoader<ById<region::Entity>>,
     pub household: DataLoader<ById<household::Entity>>,
     pub user: DataLoader<ById<user::Entity>>,
+    pub resource: DataLoader<ById<resource::Entity>>,
+    pub need: DataLoader<ById<need::Entity>>,
+    pub project: DataLoader<ById<project::Entity>>,
+    pub organisation: DataLoader<ById<organisation::Entity>>,
 }
 
 fn by_id<E: KeyedEntity>(db: &DatabaseConnection) -> DataLoader<ById<E>>
@@ -66,6 +71,10 @@ impl Loaders {
             region: by_id(db),
             household: by_id(db),
             user: by_id(db),
+            resource: by_id(db),
+            need: by_id(db),
+            project: by_id(db),
+            organisation: by_id(db),
         }
     }
 }
@@ -95,6 +104,42 @@ impl KeyedEntity for household::Entity {
 impl KeyedEntity for user::Entity {
     fn id_column() -> Self::Column {
         user::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for resource::Entity {
+    fn id_column() -> Self::Column {
+        resource::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for need::Entity {
+    fn id_column() -> Self::Column {
+        need::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for project::Entity {
+    fn id_column() -> Self::Column {
+        project::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for organisation::Entity {
+    fn id_column() -> Self::Column {
+        organisation::Column::Id
     }
     fn id_of(model: &Self::Model) -> Uuid {
         model.id

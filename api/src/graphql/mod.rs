@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod ids;
+pub mod lists;
 pub mod loaders;
 pub mod org;
 pub mod page;
@@ -13,11 +14,17 @@ use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(org::OrgQuery);
+pub struct QueryRoot(org::OrgQuery, ListsQueries);
+
+#[derive(MergedObject, Default)]
+pub struct ListsQueries(lists::ListsQuery, lists::ProjectsQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(org::AuthMutation, org::OrgMutation);
+pub struct MutationRoot(org::AuthMutation, org::OrgMutation, ListsMutations);
+
+#[derive(MergedObject, Default)]
+pub struct ListsMutations(lists::ListsMutation, lists::ProjectsMutation);
 
 pub type LinliSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
