@@ -77,10 +77,10 @@ fn ensure_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
     }
     // Validate the URL early so a typo is reported before the pool retries.
     SqliteConnectOptions::from_str(url).with_context(|| format!("bad SQLite URL {url}"))?;
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            ensure_dir(parent)?;
-        }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        ensure_dir(parent)?;
     }
     Ok(())
 }

@@ -365,20 +365,20 @@ fn graphql_response(media: MediaType, response: async_graphql::Response) -> Http
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
     let mut body = Map::new();
-    if !request_error || media == MediaType::Json {
-        if let Ok(data) = serde_json::to_value(&response.data) {
-            body.insert("data".into(), data);
-        }
+    if (!request_error || media == MediaType::Json)
+        && let Ok(data) = serde_json::to_value(&response.data)
+    {
+        body.insert("data".into(), data);
     }
-    if !response.errors.is_empty() {
-        if let Ok(errors) = serde_json::to_value(&response.errors) {
-            body.insert("errors".into(), errors);
-        }
+    if !response.errors.is_empty()
+        && let Ok(errors) = serde_json::to_value(&response.errors)
+    {
+        body.insert("errors".into(), errors);
     }
-    if !response.extensions.is_empty() {
-        if let Ok(extensions) = serde_json::to_value(&response.extensions) {
-            body.insert("extensions".into(), extensions);
-        }
+    if !response.extensions.is_empty()
+        && let Ok(extensions) = serde_json::to_value(&response.extensions)
+    {
+        body.insert("extensions".into(), extensions);
     }
     let (status, content_type) = match media {
         MediaType::GraphqlResponseJson if request_error => {

@@ -66,23 +66,43 @@ pub enum RegionRole {
 
 // ---------- types ----------
 
-pub struct User(pub user::Model);
+/// A user. `viewer` is who looks at it: the caller, except in a login
+/// answer, where the user who just logged in looks at themself.
+pub struct User {
+    model: user::Model,
+    viewer: Option<policy::Actor>,
+}
+
+impl User {
+    pub fn new(model: user::Model) -> Self {
+        User {
+            model,
+            viewer: None,
+        }
+    }
+
+    fn viewer(&self, ctx: &Context<'_>) -> policy::Actor {
+        self.viewer.unwrap_or_else(|| ctx.actor())
+    }
+}
 
 #[Object]
 impl User {
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.model.id)
     }
 
     async fn display_name(&self) -> &str {
-        &self.0.display_name
+        &self.model.display_name
     }
 
     /// The user's memberships. Only the user themself sees them; for anyone
     /// else the list is empty.
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
         let state = ctx.state();
-        let views = org_service::memberships_visible_to(&state.db, &ctx.actor(), self.0.id).await?;
+        let views =
+            org_service::memberships_visible_to(&state.db, &self.viewer(ctx), self.model.id)
+                .await?;
         Ok(views.into_iter().map(Membership).collect())
     }
 
@@ -90,18 +110,19 @@ impl User {
     async fn region_roles(&self, ctx: &Context<'_>) -> Result<Vec<RegionOfficer>> {
         let state = ctx.state();
         let rows =
-            org_service::officer_roles_visible_to(&state.db, &ctx.actor(), self.0.id).await?;
+            org_service::officer_roles_visible_to(&state.db, &self.viewer(ctx), self.model.id)
+                .await?;
         Ok(rows.into_iter().map(RegionOfficer).collect())
     }
 
     /// Whether this is the platform administrator, who creates districts.
     async fn is_platform_admin(&self) -> bool {
-        self.0.is_platform_admin
+        self.model.is_platform_admin
     }
 
     /// Whether the user can log in with phone + password.
     async fn has_password_login(&self) -> bool {
-        self.0.password_hash.is_some()
+        self.model.password_hash.is_some()
     }
 }
 
@@ -134,7 +155,7 @@ impl Membership {
             .load_one(self.0.membership.user_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
 
     async fn roles(&self) -> Vec<Role> {
@@ -296,7 +317,7 @@ impl RegionOfficer {
             .load_one(self.0.user_id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -321,7 +342,10 @@ impl From<AuthSession> for AuthPayload {
             access_token: session.access_token,
             refresh_token: session.refresh_token,
             expires_at: session.expires_at,
-            user: User(session.user),
+            user: User {
+                viewer: Some(policy::Actor::User(session.user.id)),
+                model: session.user,
+            },
         }
     }
 }
@@ -340,7 +364,7 @@ impl OrgQuery {
         };
         Ok(org_service::find_user(&ctx.state().db, user_id)
             .await?
-            .map(User))
+            .map(User::new))
     }
 
     /// A community, from the public directory (its records need membership).
@@ -454,7 +478,7 @@ impl AuthMutation {
             current_password.as_deref(),
         )
         .await?;
-        Ok(User(user))
+        Ok(User::new(user))
     }
 }
 
@@ -519,6 +543,7 @@ impl OrgMutation {
     }
 
     /// Asks to join a community as a resident of a household; staff approve.
+    #[allow(clippy::too_many_arguments)]
     async fn join_community(
         &self,
         ctx: &Context<'_>,
@@ -614,7 +639,7 @@ impl OrgMutation {
 
     /// Changes the caller's display name.
     async fn update_profile(&self, ctx: &Context<'_>, display_name: String) -> Result<User> {
-        Ok(User(
+        Ok(User::new(
             org_service::update_profile(&ctx.state().db, &ctx.actor(), &display_name).await?,
         ))
     }

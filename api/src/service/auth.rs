@@ -117,10 +117,10 @@ pub async fn password_login(
         .filter(user::Column::LoginPhone.eq(phone.as_str()))
         .one(&state.db)
         .await?;
-    if let Some(locked_until) = found.as_ref().and_then(|u| u.locked_until) {
-        if locked_until > now {
-            return Err(locked(locked_until - now));
-        }
+    if let Some(locked_until) = found.as_ref().and_then(|u| u.locked_until)
+        && locked_until > now
+    {
+        return Err(locked(locked_until - now));
     }
     let hash = found.as_ref().and_then(|u| u.password_hash.clone());
     let matches = password::verify_password(password.to_string(), hash).await;

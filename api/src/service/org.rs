@@ -842,19 +842,6 @@ fn unique_as_conflict(message: &'static str) -> impl Fn(sea_orm::DbErr) -> Servi
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks() {
-        assert_eq!(mask_name("张三"), "张*");
-        assert_eq!(mask_name("欧阳娜娜"), "欧***");
-        assert_eq!(mask_name("李"), "李*");
-        assert_eq!(mask_phone("13812345678"), "138****5678");
-    }
-}
-
 /// A user's memberships as `actor` may see them: all of them for the user
 /// themself, none for anyone else.
 pub async fn memberships_visible_to(
@@ -879,5 +866,18 @@ pub async fn officer_roles_visible_to(
         officer_roles_of(db, user_id).await
     } else {
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(mask_name("李"), "李*");
+        assert_eq!(mask_phone("13812345678"), "138****5678");
     }
 }
