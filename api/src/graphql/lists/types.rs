@@ -173,7 +173,7 @@ impl Resource {
             .load_one(id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
     /// The organisation that offers it, if one does.
     async fn organisation(&self, ctx: &Context<'_>) -> Result<Option<Organisation>> {
@@ -355,7 +355,7 @@ impl Need {
             .load_one(id)
             .await
             .map_err(load_error)?
-            .map(User))
+            .map(User::new))
     }
 }
 
