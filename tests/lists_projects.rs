@@ -563,6 +563,33 @@ async fn concurrent_pledges_never_over_reserve(app: TestApp) {
             .await,
         8
     );
+    // Pledges of the same resources in opposite orders, at once, all succeed
+    // (rows are locked in one order, no deadlock).
+    let a = resource(&app, &w.resident_a, w.community_a, "音响", "GOODS", 6, &[]).await;
+    let b = resource(
+        &app,
+        &w.resident_a,
+        w.community_a,
+        "投影仪",
+        "GOODS",
+        6,
+        &[],
+    )
+    .await;
+    let attempts = (0..6).map(|i| {
+        let (x, y) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        app.gql(
+            w.staff_a.token(),
+            CREATE_PROJECT,
+            json!({"c": w.community_a, "t": format!("晚会{i}"), "n": [],
+                   "p": [{"resourceId": x, "quantity": 1}, {"resourceId": y, "quantity": 1}], "b": 0}),
+        )
+    });
+    let results = join_all(attempts).await;
+    assert!(
+        results.iter().all(|r| r.error_code().is_none()),
+        "{results:?}"
+    );
     // The database itself refuses over-reservation.
     let sql = "UPDATE resource SET reserved = reserved + 1";
     let err = sea_orm::ConnectionTrait::execute_unprepared(&app.db, sql).await;

@@ -177,7 +177,9 @@ pub async fn create_project(
 
     // Claim the needs: each must be this community's, ACCEPTED or MATCHED,
     // and not taken by another project.
-    for need_id in input.need_ids {
+    let mut need_ids = input.need_ids.to_vec();
+    need_ids.sort();
+    for need_id in &need_ids {
         let found = need::Entity::find_by_id(*need_id)
             .filter(need::Column::CommunityId.eq(community.id))
             .one(&txn)
@@ -232,7 +234,11 @@ pub async fn create_project(
         .await?;
     }
 
-    for (resource_id, quantity) in input.pledges {
+    // Rows are locked in one order (by id) so that two projects pledging the
+    // same resources cannot deadlock on PostgreSQL.
+    let mut pledges = input.pledges.to_vec();
+    pledges.sort();
+    for (resource_id, quantity) in &pledges {
         reserve(&txn, street_id, *resource_id, *quantity, grant.user_id).await?;
         pledge::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -426,7 +432,8 @@ async fn reserved_pledges<C: ConnectionTrait>(
     Ok(pledge::Entity::find()
         .filter(pledge::Column::ProjectId.eq(project_id))
         .filter(pledge::Column::Status.eq(PledgeStatus::Reserved))
-        .order_by_asc(pledge::Column::Id)
+        // The same lock order as when reserving.
+        .order_by_asc(pledge::Column::ResourceId)
         .all(db)
         .await?)
 }
