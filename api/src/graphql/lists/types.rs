@@ -116,6 +116,8 @@ pub enum OrganisationKind {
 
 pub struct Resource(pub resource::Model);
 
+/// An entry of the resources list (资源清单): what a member, an organisation
+/// or the community offers.
 #[Object]
 impl Resource {
     async fn id(&self) -> ID {
@@ -217,6 +219,7 @@ pub(crate) async fn load_community(ctx: &Context<'_>, id: uuid::Uuid) -> Result<
 
 pub struct AvailabilityWindow(pub resource_window::Model);
 
+/// When a resource can be used.
 #[Object]
 impl AvailabilityWindow {
     async fn starts_at(&self) -> DateTime<Utc> {
@@ -231,6 +234,7 @@ impl AvailabilityWindow {
 
 pub struct Organisation(pub organisation::Model);
 
+/// A social organisation or local unit, registered in a community or with a street.
 #[Object]
 impl Organisation {
     async fn id(&self) -> ID {
@@ -267,6 +271,10 @@ impl Organisation {
 
 pub struct Need(pub NeedView);
 
+/// An entry of the needs list (需求清单). Personal details (description,
+/// requester, who entered it, rejection reason) are null for callers who may
+/// not see them: only the requester, whoever entered it, and the community's
+/// staff and grid workers may.
 #[Object]
 impl Need {
     async fn id(&self) -> ID {
@@ -394,6 +402,7 @@ pub enum PledgeStatus {
 
 pub struct Project(pub project::Model);
 
+/// An entry of the projects list (项目清单), reviewed into its street's library.
 #[Object]
 impl Project {
     async fn id(&self) -> ID {
@@ -506,6 +515,7 @@ impl Project {
 
 pub struct Pledge(pub pledge::Model);
 
+/// Units of a resource pledged to a project.
 #[Object]
 impl Pledge {
     async fn id(&self) -> ID {
@@ -539,6 +549,7 @@ impl Pledge {
 
 pub struct ProjectRating(pub project_rating::Model);
 
+/// One person's rating of a completed project.
 #[Object]
 impl ProjectRating {
     async fn score(&self) -> i32 {
@@ -567,10 +578,10 @@ pub enum MatchScope {
     Street,
 }
 
-/// A ranked resource for a need: score = 0.5 × categoryFit + 0.2 × skillFit
-/// + 0.3 × textSimilarity (character bigrams, Dice's coefficient).
 pub struct MatchSuggestion(pub matching::Suggestion);
 
+/// A ranked resource for a need: score = 0.5 × categoryFit + 0.2 × skillFit
+/// + 0.3 × textSimilarity (character bigrams, Dice's coefficient).
 #[Object]
 impl MatchSuggestion {
     async fn resource(&self) -> Resource {
@@ -593,9 +604,9 @@ impl MatchSuggestion {
     }
 }
 
-/// An open need a resource could serve.
 pub struct NeedSuggestion(pub NeedView, pub f64);
 
+/// An open need a resource could serve.
 #[Object]
 impl NeedSuggestion {
     async fn need(&self) -> Need {
@@ -608,11 +619,11 @@ impl NeedSuggestion {
 
 // ---------- indices ----------
 
+pub struct CommunityIndices(pub indices::Indices);
+
 /// The four indices (四个指数) of one community over [from, to). "Delivered
 /// by C": the community that selected the project, or the one that created
 /// it until then.
-pub struct CommunityIndices(pub indices::Indices);
-
 #[Object]
 impl CommunityIndices {
     /// 资源团队指数 = the number of distinct contributors, each counted once:
@@ -660,9 +671,9 @@ impl CommunityIndices {
     }
 }
 
-/// One community's indices in a region's side-by-side view.
 pub struct CommunityIndicesRow(pub region::Model, pub indices::Indices);
 
+/// One community's indices in a region's side-by-side view.
 #[Object]
 impl CommunityIndicesRow {
     async fn community(&self) -> Community {
