@@ -50,6 +50,7 @@ pub struct Loaders {
     pub need: DataLoader<ById<need::Entity>>,
     pub project: DataLoader<ById<project::Entity>>,
     pub organisation: DataLoader<ById<organisation::Entity>>,
+    pub rating_summary: DataLoader<RatingSummaries>,
 }
 
 fn by_id<E: KeyedEntity>(db: &DatabaseConnection) -> DataLoader<ById<E>>
@@ -75,6 +76,7 @@ impl Loaders {
             need: by_id(db),
             project: by_id(db),
             organisation: by_id(db),
+            rating_summary: DataLoader::new(RatingSummaries { db: db.clone() }, tokio::spawn),
         }
     }
 }
@@ -143,5 +145,21 @@ impl KeyedEntity for organisation::Entity {
     }
     fn id_of(model: &Self::Model) -> Uuid {
         model.id
+    }
+}
+
+/// The rating count and average of projects, one grouped query per batch.
+pub struct RatingSummaries {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for RatingSummaries {
+    type Value = crate::service::lists::projects::RatingSummary;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        crate::service::lists::projects::rating_summaries(&self.db, keys)
+            .await
+            .map_err(Arc::new)
     }
 }

@@ -439,14 +439,10 @@ impl Project {
     }
     /// The average rating (1–5) of residents and observers; null before any.
     async fn average_rating(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        Ok(project_service::rating_summary(&ctx.state().db, self.0.id)
-            .await?
-            .average)
+        Ok(self.rating_summary(ctx).await?.average)
     }
     async fn rating_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(project_service::rating_summary(&ctx.state().db, self.0.id)
-            .await?
-            .count)
+        Ok(self.rating_summary(ctx).await?.count)
     }
     /// The caller's own rating, if any.
     async fn my_rating(&self, ctx: &Context<'_>) -> Result<Option<ProjectRating>> {
@@ -510,6 +506,18 @@ impl Project {
     }
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.completed_at
+    }
+}
+
+impl Project {
+    async fn rating_summary(&self, ctx: &Context<'_>) -> Result<project_service::RatingSummary> {
+        Ok(ctx
+            .loaders()
+            .rating_summary
+            .load_one(self.0.id)
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default())
     }
 }
 

@@ -984,30 +984,51 @@ pub async fn rate_project(
     Ok(found)
 }
 
-#[derive(Debug, Clone, Copy, FromQueryResult)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct RatingSummary {
     pub count: i64,
     pub average: Option<f64>,
 }
 
-/// The number of ratings and their average, computed in the database.
-pub async fn rating_summary(
-    db: &DatabaseConnection,
+#[derive(Debug, FromQueryResult)]
+struct RatingRow {
     project_id: Uuid,
-) -> ServiceResult<RatingSummary> {
-    let backend = db.get_database_backend();
-    let row = RatingSummary::find_by_statement(statement(
-        backend,
-        "SELECT COUNT(*) AS count, CAST(AVG(score) AS DOUBLE PRECISION) AS average \
-         FROM project_rating WHERE project_id = ?",
-        [project_id.into()],
+    count: i64,
+    average: Option<f64>,
+}
+
+/// The number of ratings and their average for each of `projects`,
+/// computed in the database (projects without ratings are left out).
+pub async fn rating_summaries(
+    db: &DatabaseConnection,
+    projects: &[Uuid],
+) -> Result<HashMap<Uuid, RatingSummary>, sea_orm::DbErr> {
+    if projects.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let marks = vec!["?"; projects.len()].join(", ");
+    let rows = RatingRow::find_by_statement(statement(
+        db.get_database_backend(),
+        &format!(
+            "SELECT project_id, COUNT(*) AS count, CAST(AVG(score) AS DOUBLE PRECISION) AS average \
+             FROM project_rating WHERE project_id IN ({marks}) GROUP BY project_id"
+        ),
+        projects.iter().map(|p| sea_orm::Value::from(*p)),
     ))
-    .one(db)
+    .all(db)
     .await?;
-    Ok(row.unwrap_or(RatingSummary {
-        count: 0,
-        average: None,
-    }))
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.project_id,
+                RatingSummary {
+                    count: r.count,
+                    average: r.average,
+                },
+            )
+        })
+        .collect())
 }
 
 pub async fn my_rating(
