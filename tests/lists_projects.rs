@@ -695,7 +695,73 @@ async fn another_community_of_the_street_selects_and_delivers(app: TestApp) {
         .expect_error("FORBIDDEN");
 }
 
+async fn a_used_up_resource_is_exhausted_until_restocked(app: TestApp) {
+    let w = app.world().await;
+    let chairs = resource(
+        &app,
+        &w.resident_a,
+        w.community_a,
+        "折叠椅",
+        "GOODS",
+        2,
+        &[],
+    )
+    .await;
+    const STATE: &str =
+        "query($id: ID!) { resource(id: $id) { quantity reserved used remaining status } }";
+    const WITHDRAW: &str = "mutation($r: ID!) { withdrawResource(resourceId: $r) { status } }";
+    const RESTOCK: &str = "mutation($r: ID!, $q: Int!) { restockResource(resourceId: $r, quantity: $q) { quantity remaining status } }";
+    let p = id(&project(
+        &app,
+        &w.staff_a,
+        w.community_a,
+        "广场舞",
+        &[],
+        &[(&chairs, 2)],
+        0,
+    )
+    .await);
+    // Fully pledged: RESERVED, and it cannot be withdrawn while the project may use it.
+    let r = app
+        .gql(w.resident_a.token(), STATE, json!({"id": chairs}))
+        .await;
+    assert_eq!(r.data()["resource"]["status"], "RESERVED");
+    app.gql(w.resident_a.token(), WITHDRAW, json!({"r": chairs}))
+        .await
+        .expect_error("INVALID_STATE");
+    act(&app, &w.staff_a, "submitProject", &p).await.data();
+    review(&app, &w.street_admin_a, &p, 90).await.data();
+    act(&app, &w.staff_a, "selectProject", &p).await.data();
+    act(&app, &w.staff_a, "startProject", &p).await.data();
+    act(&app, &w.staff_a, "completeProject", &p).await.data();
+    let r = app
+        .gql(w.resident_a.token(), STATE, json!({"id": chairs}))
+        .await;
+    assert_eq!(
+        r.data()["resource"],
+        json!({"quantity": 2, "reserved": 0, "used": 2, "remaining": 0, "status": "EXHAUSTED"})
+    );
+    app.gql(w.resident_a.token(), WITHDRAW, json!({"r": chairs}))
+        .await
+        .expect_error("INVALID_STATE");
+    let r = app
+        .gql(w.resident_a.token(), RESTOCK, json!({"r": chairs, "q": 0}))
+        .await;
+    assert_eq!(
+        r.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        "quantity"
+    );
+    let r = app
+        .gql(w.resident_a.token(), RESTOCK, json!({"r": chairs, "q": 3}))
+        .await;
+    assert_eq!(
+        r.data()["restockResource"],
+        json!({"quantity": 5, "remaining": 3, "status": "AVAILABLE"})
+    );
+}
+
 backend_tests!(
+    a_used_up_resource_is_exhausted_until_restocked,
     a_project_runs_from_draft_to_evaluated,
     rejection_and_removal_release_reservations,
     concurrent_pledges_never_over_reserve,
