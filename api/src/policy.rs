@@ -523,5 +523,17 @@ mod tests {
         assert!(!street.allows(Permission::SeePersonalDetails));
         assert!(!observer.allows(Permission::ListMembers));
         assert!(admin.allows(Permission::SeePersonalDetails));
+        // Three lists.
+        assert!(resident.allows(Permission::ViewLists));
+        assert!(observer.allows(Permission::ViewLists));
+        assert!(grid.allows(Permission::SeeNeedDetails));
+        assert!(!street.allows(Permission::SeeNeedDetails));
+        assert!(!resident.allows(Permission::SeeNeedDetails));
+        assert!(!grid.allows(Permission::ManageNeeds));
+        assert!(street.allows(Permission::ReviewProject));
+        assert!(!staff.allows(Permission::ReviewProject));
+        assert!(observer.allows(Permission::RateProject));
+        assert!(!street.allows(Permission::RateProject));
+        assert!(!resident.allows(Permission::ViewIndices));
     }
 }
