@@ -48,7 +48,6 @@ fn label(field: &str) -> &str {
         "description" => "描述",
         "code" => "登录凭证",
         // three lists
-        "unit" => "单位",
         "category" => "类别",
         "keyword" => "关键词",
         "skills" => "技能标签",

@@ -51,7 +51,9 @@ pub async fn create_resource(
 ) -> ServiceResult<resource::Model> {
     let standing = policy::standing(db, actor, input.community_id).await?;
     let title = validate::text("title", input.title, 100)?;
-    let unit = validate::text("unit", input.unit, 16)?;
+    // "unit" is a household's unit (单元) elsewhere: say what is meant here.
+    let unit = validate::text("unit", input.unit, 16)
+        .map_err(|_| ServiceError::bad_input("unit", "计量单位须为1到16个字"))?;
     let description = optional_text("description", input.description, 2000)?;
     if input.quantity <= 0 {
         return Err(ServiceError::bad_input("quantity", "数量必须大于0"));
