@@ -10,6 +10,9 @@
 use linli::{TestApp, World, backend_tests};
 use serde_json::{Value, json};
 
+#[path = "credits_support/mod.rs"]
+mod credits_support;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Caller {
     Anonymous,
@@ -140,6 +143,103 @@ fn cases() -> Vec<Case> {
             name: "updateProfile",
             allowed: EVERYONE_LOGGED_IN,
             needs_login_only: true,
+        },
+        // ---------- time credits ----------
+        Case {
+            name: "myAccount",
+            allowed: CREDIT_MEMBERS,
+            needs_login_only: false,
+        },
+        Case {
+            name: "creditSettings",
+            allowed: CREDIT_READERS,
+            needs_login_only: false,
+        },
+        Case {
+            name: "updateCreditSettings",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "postingsOfResident",
+            allowed: &[Resident, Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "leaderboard",
+            allowed: CREDIT_READERS,
+            needs_login_only: false,
+        },
+        Case {
+            name: "activities",
+            allowed: CREDIT_READERS,
+            needs_login_only: false,
+        },
+        Case {
+            name: "transferPoints",
+            allowed: CREDIT_MEMBERS,
+            needs_login_only: false,
+        },
+        Case {
+            name: "adjustPoints",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "reversePosting",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "expirePoints",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "createActivity",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        // Nobody in the table holds the VOLUNTEER role.
+        Case {
+            name: "signUpActivity",
+            allowed: &[],
+            needs_login_only: false,
+        },
+        Case {
+            name: "confirmService",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "createCatalogItem",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "redeem",
+            allowed: CREDIT_MEMBERS,
+            needs_login_only: false,
+        },
+        Case {
+            name: "cancelRedemptionOfResident",
+            allowed: &[Resident, Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "createVolunteerTeam",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "volunteers",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "serviceRecordOfResident",
+            allowed: &[Resident, Staff, StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
         },
     ]
     .into_iter()
@@ -422,6 +522,202 @@ async fn lists_request(app: &TestApp, world: &World, case: &str) -> Option<(Stri
     })
 }
 
+/// Members of community a: they hold points accounts there.
+const CREDIT_MEMBERS: &[Caller] = &[Caller::Resident, Caller::GridWorker, Caller::Staff];
+/// Members of community a and the officers above it.
+const CREDIT_READERS: &[Caller] = &[
+    Caller::Resident,
+    Caller::GridWorker,
+    Caller::Staff,
+    Caller::StreetAdmin,
+    Caller::PlatformAdmin,
+];
+
+fn member_of_a(world: &World, caller: Caller) -> Option<&linli::world::Person> {
+    match caller {
+        Caller::Resident => Some(&world.resident_a),
+        Caller::GridWorker => Some(&world.grid_a),
+        Caller::Staff => Some(&world.staff_a),
+        _ => None,
+    }
+}
+
+/// Points for a member of community a, given by the platform administrator.
+async fn fund(
+    app: &TestApp,
+    world: &World,
+    person: &linli::world::Person,
+    amount: i32,
+) -> uuid::Uuid {
+    let account =
+        api::service::credits::ledger::member_account(&app.db, world.community_a, person.id)
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+    api::service::credits::ledger::adjust_points(
+        &app.db,
+        &app.actor(world.admin.id),
+        api::service::credits::ledger::AdjustInput {
+            account_id: account.id,
+            amount,
+            reason: "测试发放".into(),
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
+        },
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap();
+    account.id
+}
+
+async fn credit_request(
+    app: &TestApp,
+    world: &World,
+    case: &str,
+    caller: Caller,
+) -> Option<(String, Value)> {
+    let key = uuid::Uuid::now_v7().to_string();
+    let request = match case {
+        "myAccount" => (
+            "query($c: ID!) { myAccount(communityId: $c) { id balance } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "creditSettings" => (
+            "query($c: ID!) { creditSettings(communityId: $c) { validityMonths } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "updateCreditSettings" => (
+            credits_support::SET_RULES.into(),
+            credits_support::settings_vars(world, json!({})),
+        ),
+        "postingsOfResident" => {
+            let account = fund(app, world, &world.resident_a, 1).await;
+            (
+                credits_support::STATEMENT.into(),
+                json!({"a": account, "first": 5}),
+            )
+        }
+        "leaderboard" => (
+            "query($c: ID!, $f: DateTime!, $t: DateTime!) { leaderboard(communityId: $c, from: $f, to: $t) { rank } }".into(),
+            json!({"c": world.community_a, "f": "2026-01-01T00:00:00Z", "t": "2027-01-01T00:00:00Z"}),
+        ),
+        "activities" => (
+            "query($c: ID!) { activities(communityId: $c) { totalCount } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "transferPoints" => {
+            if let Some(person) = member_of_a(world, caller) {
+                fund(app, world, person, 5).await;
+            }
+            let to = if caller == Caller::Resident { world.grid_a.id } else { world.resident_a.id };
+            (
+                credits_support::TRANSFER.into(),
+                json!({"c": world.community_a, "to": to, "amount": 1, "memo": null, "key": key}),
+            )
+        }
+        "adjustPoints" => {
+            let account = fund(app, world, &world.resident_a, 1).await;
+            (
+                credits_support::ADJUST.into(),
+                json!({"a": account, "amount": 1, "reason": "补录", "key": key}),
+            )
+        }
+        "reversePosting" => {
+            let account = fund(app, world, &world.resident_a, 3).await;
+            let posting: uuid::Uuid = {
+                use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+                entity::credits::posting::Entity::find()
+                    .filter(entity::credits::posting::Column::ToAccountId.eq(account))
+                    .order_by_desc(entity::credits::posting::Column::Id)
+                    .one(&app.db)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+            };
+            (
+                credits_support::REVERSE.into(),
+                json!({"p": posting, "reason": "录错", "key": key}),
+            )
+        }
+        "expirePoints" => (
+            credits_support::EXPIRE.into(),
+            json!({"c": world.community_a}),
+        ),
+        "createActivity" => {
+            let starts = chrono::Utc::now() + chrono::Duration::hours(2);
+            (
+                credits_support::CREATE_ACTIVITY.into(),
+                json!({"c": world.community_a, "t": "活动", "s": starts, "e": starts + chrono::Duration::hours(1), "cap": 3, "pph": 10, "p": null}),
+            )
+        }
+        "signUpActivity" => {
+            let activity = credits_support::future_activity(app, world, 5, 60, 10).await;
+            (
+                credits_support::SIGN_UP.into(),
+                json!({"a": activity}),
+            )
+        }
+        "confirmService" => {
+            let volunteer = app
+                .member(world.community_a, "受确认者", &[api::policy::Role::Volunteer], &world.staff_a)
+                .await;
+            let activity = credits_support::future_activity(app, world, 5, 60, 10).await;
+            credits_support::sign_up(app, &volunteer, &activity).await.data();
+            credits_support::attend(app, world, &activity, &volunteer, 0, 60).await;
+            (
+                credits_support::CONFIRM.into(),
+                json!({"a": activity, "records": [{"userId": volunteer.id, "minutes": 60}], "key": key}),
+            )
+        }
+        "createCatalogItem" => (
+            "mutation($c: ID!) { createCatalogItem(communityId: $c, title: \"理发券\", pricePoints: 5, stock: 3) { id } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "redeem" => {
+            if let Some(person) = member_of_a(world, caller) {
+                fund(app, world, person, 5).await;
+            }
+            let item = credits_support::create_item(app, world, "毛巾", 5, 10).await;
+            (
+                credits_support::REDEEM.into(),
+                json!({"item": item, "q": 1, "key": key}),
+            )
+        }
+        "cancelRedemptionOfResident" => {
+            fund(app, world, &world.resident_a, 5).await;
+            let item = credits_support::create_item(app, world, "肥皂", 5, 10).await;
+            let r = app
+                .gql(world.resident_a.token(), credits_support::REDEEM, json!({"item": item, "q": 1, "key": key}))
+                .await;
+            let id = r.data()["redeem"]["id"].clone();
+            (
+                "mutation($r: ID!) { cancelRedemption(redemptionId: $r) { status } }".into(),
+                json!({"r": id}),
+            )
+        }
+        "createVolunteerTeam" => {
+            let leader = app
+                .member(world.community_a, "队长", &[api::policy::Role::Volunteer], &world.staff_a)
+                .await;
+            (
+                "mutation($c: ID!, $n: String!, $l: ID!) { createVolunteerTeam(communityId: $c, name: $n, leaderId: $l) { id } }".into(),
+                json!({"c": world.community_a, "n": format!("服务队{}", rand_room()), "l": leader.id}),
+            )
+        }
+        "volunteers" => (
+            "query($c: ID!) { volunteers(communityId: $c) { totalCount } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "serviceRecordOfResident" => (
+            "query($c: ID!, $u: ID) { serviceRecord(communityId: $c, userId: $u) { totalMinutes csv } }".into(),
+            json!({"c": world.community_a, "u": world.resident_a.id}),
+        ),
+        _ => return None,
+    };
+    Some(request)
+}
+
 /// Makes the request of `case` for `caller`, creating fresh records so that
 /// an allowed call by one caller does not change what the next one meets.
 async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (String, Value) {
@@ -514,9 +810,12 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
             r#"mutation { updateProfile(displayName: "新昵称") { id } }"#.into(),
             json!({}),
         ),
-        other => lists_request(app, world, other)
-            .await
-            .unwrap_or_else(|| panic!("no request for case {other}")),
+        other => match credit_request(app, world, other, caller).await {
+            Some(found) => found,
+            None => lists_request(app, world, other)
+                .await
+                .unwrap_or_else(|| panic!("no request for case {other}")),
+        },
     }
 }
 

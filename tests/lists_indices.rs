@@ -6,7 +6,9 @@
 mod lists_support;
 
 use api::policy::Role;
+use api::service::credits::ledger;
 use chrono::{Duration, TimeZone, Utc};
+use entity::credits::posting::PostingKind;
 use entity::lists::resource;
 use linli::{TestApp, backend_tests};
 use lists_support::*;
@@ -293,6 +295,89 @@ async fn the_four_indices_have_exact_values(app: TestApp) {
     act(&app, &w.staff_a, "submitProject", &p4).await.data();
     review(&app, &w.street_admin_a, &p4, 10).await.data();
 
+    // The credits ledger: earned 50 + 30 − 30 (reversed), spent 20 + 5 − 5
+    // (reversed); transfers and adjustments do not count; 7 earned in 2020.
+    let earn = |to: uuid::Uuid, amount: i64| (PostingKind::Earn, amount, None, Some(to));
+    let redeem = |from: uuid::Uuid, amount: i64| (PostingKind::Redeem, amount, Some(from), None);
+    post(
+        &app,
+        w.community_a,
+        earn(w.resident_a.id, 50),
+        Utc::now(),
+        None,
+    )
+    .await;
+    let a_earn_30 = post(&app, w.community_a, earn(w.grid_a.id, 30), Utc::now(), None).await;
+    post(
+        &app,
+        w.community_a,
+        (
+            PostingKind::Transfer,
+            10,
+            Some(w.resident_a.id),
+            Some(w.grid_a.id),
+        ),
+        Utc::now(),
+        None,
+    )
+    .await;
+    post(
+        &app,
+        w.community_a,
+        (PostingKind::Adjust, 4, None, Some(w.grid_a.id)),
+        Utc::now(),
+        None,
+    )
+    .await;
+    post(
+        &app,
+        w.community_a,
+        earn(w.grid_a.id, 30),
+        Utc::now(),
+        Some(&a_earn_30),
+    )
+    .await;
+    post(
+        &app,
+        w.community_a,
+        redeem(w.resident_a.id, 20),
+        Utc::now(),
+        None,
+    )
+    .await;
+    let a_redeem_5 = post(
+        &app,
+        w.community_a,
+        redeem(w.resident_a.id, 5),
+        Utc::now(),
+        None,
+    )
+    .await;
+    post(
+        &app,
+        w.community_a,
+        redeem(w.resident_a.id, 5),
+        Utc::now(),
+        Some(&a_redeem_5),
+    )
+    .await;
+    post(
+        &app,
+        w.community_a,
+        earn(w.resident_a.id, 7),
+        long_ago,
+        None,
+    )
+    .await;
+    post(
+        &app,
+        w.community_b,
+        earn(w.resident_b.id, 9),
+        Utc::now(),
+        None,
+    )
+    .await;
+
     let now = Utc::now();
     let period = json!({"c": w.community_a, "from": now - Duration::hours(1), "to": now + Duration::hours(1)});
     let r = app.gql(w.staff_a.token(), INDICES, period.clone()).await;
@@ -305,7 +390,9 @@ async fn the_four_indices_have_exact_values(app: TestApp) {
     assert_eq!(i["fundsPledgedFen"], 20_000);
     assert_eq!(i["fundsSpentFen"], 25_000);
     assert_eq!(i["funds"], 450.0);
-    assert_eq!(i["points"], 0.0);
+    assert_eq!(i["pointsEarned"], 50);
+    assert_eq!(i["pointsSpent"], 20);
+    assert_eq!(i["points"], 70.0);
 
     // 2020: only the old resource was offered then.
     let r = app
@@ -320,9 +407,10 @@ async fn the_four_indices_have_exact_values(app: TestApp) {
         (
             i["teams"].as_f64(),
             i["projects"].as_f64(),
-            i["funds"].as_f64()
+            i["funds"].as_f64(),
+            i["points"].as_f64()
         ),
-        (Some(1.0), Some(0.0), Some(0.0))
+        (Some(1.0), Some(0.0), Some(0.0), Some(7.0))
     );
 
     // Side by side: street A has A and the neighbour; the district all three.
@@ -356,6 +444,8 @@ async fn the_four_indices_have_exact_values(app: TestApp) {
     let rows = r.data()["regionIndices"].as_array().unwrap().clone();
     assert_eq!(rows.len(), 3);
     assert_eq!(row(&rows, w.community_b)["teams"], 1.0);
+    assert_eq!(row(&rows, w.community_b)["points"], 9.0);
+    assert_eq!(row(&rows, w.community_a)["points"], 70.0);
     assert_eq!(row(&rows, w.community_a)["projects"], 2.0);
 
     // Who may see them.
@@ -382,6 +472,40 @@ async fn the_four_indices_have_exact_values(app: TestApp) {
         r.expect_error("BAD_USER_INPUT")["extensions"]["field"],
         "to"
     );
+}
+
+/// Posts points in the credits ledger: (kind, amount, from member, to
+/// member), the issuing account standing in for a missing side; a reversal
+/// moves the other way and names the posting it reverses.
+async fn post(
+    app: &TestApp,
+    community: uuid::Uuid,
+    (kind, amount, from, to): (PostingKind, i64, Option<uuid::Uuid>, Option<uuid::Uuid>),
+    at: chrono::DateTime<Utc>,
+    reverses: Option<&entity::credits::posting::Model>,
+) -> entity::credits::posting::Model {
+    let account = |user: Option<uuid::Uuid>| async move {
+        match user {
+            Some(u) => ledger::member_account(&app.db, community, u).await,
+            None => ledger::issuing_account(&app.db, community).await,
+        }
+        .map_err(|e| e.message())
+        .unwrap()
+        .id
+    };
+    let (mut from, mut to) = (account(from).await, account(to).await);
+    if reverses.is_some() {
+        std::mem::swap(&mut from, &mut to);
+    }
+    let mut movement = ledger::Movement::new(kind, amount, from, to, at);
+    movement.reverses = reverses.map(|r| r.id);
+    let txn = api::db::begin_write(&app.db).await.unwrap();
+    let posted = ledger::post(&txn, community, movement)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    txn.commit().await.unwrap();
+    posted
 }
 
 async fn run_to_progress(app: &TestApp, w: &linli::World, project: &str) {

@@ -87,6 +87,21 @@ pub enum Permission {
     ManageMembers,
     /// Give or take away the STAFF role.
     AppointStaff,
+    /// Time credits: hold an account, give points, redeem, see activities,
+    /// the catalogue and the leaderboard (any active member).
+    UseCredits,
+    /// Sign up for activities, keep a volunteer profile (VOLUNTEER).
+    Volunteer,
+    /// Create activities and teams, show check-in codes, record attendance.
+    ManageVolunteering,
+    /// Confirm volunteers' minutes, which posts their points.
+    ConfirmService,
+    /// Adjust and reverse postings, run expiry, set the community's rules.
+    ManageLedger,
+    /// Create catalogue items and hand them out.
+    ManageCatalog,
+    /// See any account's statement and every volunteer's record.
+    ViewLedger,
     // ---------- three lists ----------
     /// See the community's resources, needs (without personal details) and projects.
     ViewLists,
@@ -194,6 +209,25 @@ fn rule(permission: Permission) -> Rule {
             officer_roles: OFFICERS,
         },
         Permission::ManageOrganisations => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: OFFICERS,
+        },
+        Permission::UseCredits => Rule {
+            community_roles: &Role::ALL,
+            officer_roles: OFFICERS,
+        },
+        Permission::Volunteer => Rule {
+            community_roles: &[Role::Volunteer],
+            officer_roles: &[],
+        },
+        Permission::ManageVolunteering
+        | Permission::ConfirmService
+        | Permission::ManageLedger
+        | Permission::ManageCatalog => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: &[],
+        },
+        Permission::ViewLedger => Rule {
             community_roles: &[Role::Staff],
             officer_roles: OFFICERS,
         },

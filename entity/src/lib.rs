@@ -4,5 +4,6 @@
 
 pub mod audit;
 pub mod auth;
+pub mod credits;
 pub mod lists;
 pub mod org;

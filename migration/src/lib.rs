@@ -7,6 +7,7 @@ mod m20261122_000001_org;
 mod m20261122_000002_auth;
 mod m20261122_000003_audit;
 mod m20261122_000010_lists;
+mod m20261122_000030_credits;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_org::Migration),
             Box::new(m20261122_000002_auth::Migration),
             Box::new(m20261122_000003_audit::Migration),
+            Box::new(m20261122_000030_credits::Migration),
             Box::new(m20261122_000010_lists::Migration),
         ]
     }

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use entity::credits::catalog_item;
 use entity::lists::{need, organisation, project, resource};
 use entity::org::{household, region, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
@@ -46,6 +47,7 @@ pub struct Loaders {
     pub region: DataLoader<ById<region::Entity>>,
     pub household: DataLoader<ById<household::Entity>>,
     pub user: DataLoader<ById<user::Entity>>,
+    pub catalog_item: DataLoader<ById<catalog_item::Entity>>,
     pub resource: DataLoader<ById<resource::Entity>>,
     pub need: DataLoader<ById<need::Entity>>,
     pub project: DataLoader<ById<project::Entity>>,
@@ -72,6 +74,7 @@ impl Loaders {
             region: by_id(db),
             household: by_id(db),
             user: by_id(db),
+            catalog_item: by_id(db),
             resource: by_id(db),
             need: by_id(db),
             project: by_id(db),
@@ -106,6 +109,15 @@ impl KeyedEntity for household::Entity {
 impl KeyedEntity for user::Entity {
     fn id_column() -> Self::Column {
         user::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for catalog_item::Entity {
+    fn id_column() -> Self::Column {
+        catalog_item::Column::Id
     }
     fn id_of(model: &Self::Model) -> Uuid {
         model.id

@@ -2,6 +2,7 @@
 //! input, call a service and map the result; nothing else.
 
 pub mod context;
+pub mod credits;
 pub mod ids;
 pub mod lists;
 pub mod loaders;
@@ -14,14 +15,19 @@ use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(org::OrgQuery, ListsQueries);
+pub struct QueryRoot(org::OrgQuery, credits::CreditsQuery, ListsQueries);
 
 #[derive(MergedObject, Default)]
 pub struct ListsQueries(lists::ListsQuery, lists::ProjectsQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(org::AuthMutation, org::OrgMutation, ListsMutations);
+pub struct MutationRoot(
+    org::AuthMutation,
+    org::OrgMutation,
+    credits::CreditsMutation,
+    ListsMutations,
+);
 
 #[derive(MergedObject, Default)]
 pub struct ListsMutations(lists::ListsMutation, lists::ProjectsMutation);

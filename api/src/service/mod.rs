@@ -2,6 +2,7 @@
 //! domain. Services ask `policy` before they touch a community's records.
 
 pub mod auth;
+pub mod credits;
 pub mod lists;
 pub mod org;
 pub mod page;

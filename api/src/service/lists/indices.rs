@@ -246,14 +246,47 @@ async fn rows<C: ConnectionTrait>(
         .await?)
 }
 
-/// Points earned and spent, from the credits ledger (`posting`).
+#[derive(Debug, FromQueryResult)]
+struct PointsRow {
+    c: Uuid,
+    earned: i64,
+    spent: i64,
+}
+
+/// Points earned and spent, from the credits ledger (`posting`): a posting
+/// that reverses another (same kind, `reverses_posting_id` set) counts
+/// negatively.
 async fn points<C: ConnectionTrait>(
-    _db: &C,
-    _out: &mut HashMap<Uuid, Indices>,
-    _marks: &str,
-    _communities: &[Uuid],
-    _from: DateTime<Utc>,
-    _to: DateTime<Utc>,
+    db: &C,
+    out: &mut HashMap<Uuid, Indices>,
+    marks: &str,
+    communities: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
 ) -> ServiceResult<()> {
+    let sql = format!(
+        "SELECT community_id AS c, \
+                CAST(COALESCE(SUM(CASE WHEN kind = 'EARN' AND reverses_posting_id IS NULL THEN amount \
+                                       WHEN kind = 'EARN' THEN -amount ELSE 0 END), 0) AS BIGINT) AS earned, \
+                CAST(COALESCE(SUM(CASE WHEN kind = 'REDEEM' AND reverses_posting_id IS NULL THEN amount \
+                                       WHEN kind = 'REDEEM' THEN -amount ELSE 0 END), 0) AS BIGINT) AS spent \
+           FROM posting \
+          WHERE kind IN ('EARN', 'REDEEM') AND created_at >= ? AND created_at < ? \
+            AND community_id IN ({marks}) \
+          GROUP BY community_id"
+    );
+    let values: Vec<Value> = [Value::from(from), Value::from(to)]
+        .into_iter()
+        .chain(communities.iter().map(|c| Value::from(*c)))
+        .collect();
+    let rows = PointsRow::find_by_statement(statement(db.get_database_backend(), &sql, values))
+        .all(db)
+        .await?;
+    for row in rows {
+        if let Some(i) = out.get_mut(&row.c) {
+            i.points_earned = row.earned;
+            i.points_spent = row.spent;
+        }
+    }
     Ok(())
 }
