@@ -122,6 +122,26 @@ async fn a_project_runs_from_draft_to_evaluated(app: TestApp) {
     act(&app, &w.staff_a, "startProject", &pid)
         .await
         .expect_error("INVALID_STATE");
+    // Volunteer activities organised for the project are listed with it.
+    let starts = chrono::Utc::now() + chrono::Duration::days(1);
+    app.gql(
+        w.staff_a.token(),
+        r#"mutation($c: ID!, $p: ID, $s: DateTime!, $e: DateTime!) { createActivity(communityId: $c, title: "送餐志愿", startsAt: $s, endsAt: $e, capacity: 5, pointsPerHour: 10, projectId: $p) { id } }"#,
+        json!({"c": w.community_a, "p": pid, "s": starts, "e": starts + chrono::Duration::hours(2)}),
+    )
+    .await
+    .data();
+    let r = app
+        .gql(
+            w.resident_a.token(),
+            "query($id: ID!) { project(id: $id) { activities { title } } }",
+            json!({"id": pid}),
+        )
+        .await;
+    assert_eq!(
+        r.data()["project"]["activities"],
+        json!([{"title": "送餐志愿"}])
+    );
 
     // The library of street A lists it; its staff and officers see it.
     const LIBRARY: &str = "query($s: ID!) { projectLibrary(streetId: $s) { totalCount edges { node { id title } } } }";

@@ -437,6 +437,19 @@ impl Project {
             .map(Pledge)
             .collect())
     }
+    /// Volunteer activities organised for it (`createActivity(projectId:)`).
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::credits::Activity>> {
+        Ok(
+            project_service::activities_of(&ctx.state().db, &ctx.actor(), self.0.id)
+                .await?
+                .into_iter()
+                .map(crate::graphql::credits::Activity)
+                .collect(),
+        )
+    }
     /// The average rating (1–5) of residents and observers; null before any.
     async fn average_rating(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
         Ok(self.rating_summary(ctx).await?.average)

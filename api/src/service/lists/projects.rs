@@ -1203,6 +1203,23 @@ pub async fn project_needs(
         .collect())
 }
 
+/// The volunteer activities organised for a project (credits domain), for
+/// those who may see the project.
+pub async fn activities_of(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    project_id: Uuid,
+) -> ServiceResult<Vec<entity::credits::activity::Model>> {
+    use entity::credits::activity;
+    find_project(db, actor, project_id).await?;
+    Ok(activity::Entity::find()
+        .filter(activity::Column::ProjectId.eq(project_id))
+        .order_by_asc(activity::Column::StartsAt)
+        .order_by_asc(activity::Column::Id)
+        .all(db)
+        .await?)
+}
+
 pub async fn pledges_of(
     db: &DatabaseConnection,
     project_id: Uuid,
