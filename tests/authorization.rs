@@ -313,6 +313,284 @@ fn cases() -> Vec<Case> {
             needs_login_only: false,
         },
     ]
+    .into_iter()
+    .chain(lists_cases())
+    .collect()
+}
+
+// ---------- three lists ----------
+
+fn lists_cases() -> Vec<Case> {
+    use Caller::*;
+    let case = |name, allowed| Case {
+        name,
+        allowed,
+        needs_login_only: false,
+    };
+    const VIEWERS: &[Caller] = &[Resident, GridWorker, Staff, StreetAdmin, PlatformAdmin];
+    const MEMBERS: &[Caller] = &[Resident, GridWorker, Staff, PlatformAdmin];
+    const STAFF: &[Caller] = &[Staff, PlatformAdmin];
+    const STREET: &[Caller] = &[StreetAdmin, PlatformAdmin];
+    vec![
+        case("resources", VIEWERS),
+        case("createResource", MEMBERS),
+        case("withdrawResource", &[Staff, StreetAdmin, PlatformAdmin]),
+        case("needs", VIEWERS),
+        case("need", VIEWERS),
+        case("submitNeed", MEMBERS),
+        case("submitNeedOnBehalf", &[GridWorker, Staff, PlatformAdmin]),
+        case("needQueue", &[GridWorker, Staff, PlatformAdmin]),
+        case("reviewNeed", STAFF),
+        case(
+            "matchSuggestions",
+            &[GridWorker, Staff, StreetAdmin, PlatformAdmin],
+        ),
+        case(
+            "needsForResource",
+            &[GridWorker, Staff, StreetAdmin, PlatformAdmin],
+        ),
+        case("confirmMatch", STAFF),
+        case("projects", VIEWERS),
+        case("createProject", STAFF),
+        case("submitProject", STAFF),
+        case("reviewProject", STREET),
+        case("removeProjectFromLibrary", STREET),
+        case("projectLibrary", &[Staff, StreetAdmin, PlatformAdmin]),
+        case("selectProject", STAFF),
+        case("startProject", STAFF),
+        case("completeProject", STAFF),
+        // staff_a also holds RESIDENT.
+        case("rateProject", &[Resident, Staff, PlatformAdmin]),
+        case("closeProjectEvaluation", STAFF),
+        case("indices", &[Staff, StreetAdmin, PlatformAdmin]),
+        case("regionIndices", STREET),
+        case("organisations", VIEWERS),
+        case("createOrganisation", &[Staff, StreetAdmin, PlatformAdmin]),
+        case("createStreetOrganisation", STREET),
+    ]
+}
+
+/// Runs a mutation as `who` and returns its data.
+async fn setup(app: &TestApp, who: &linli::world::Person, query: &str, vars: Value) -> Value {
+    let r = app.gql(who.token(), query, vars).await;
+    r.data().clone()
+}
+
+async fn fresh_resource(app: &TestApp, world: &World, quantity: i32) -> String {
+    let d = setup(
+        app,
+        &world.staff_a,
+        r#"mutation($c: ID!, $q: Int!) { createResource(communityId: $c, title: "理发服务", category: SERVICE, action: NEIGHBOUR_MUTUAL_AID, quantity: $q, unit: "次", skills: ["理发"]) { id } }"#,
+        json!({"c": world.community_a, "q": quantity}),
+    )
+    .await;
+    d["createResource"]["id"].as_str().unwrap().to_string()
+}
+
+async fn fresh_need(app: &TestApp, world: &World, accept: bool) -> String {
+    let d = setup(
+        app,
+        &world.resident_a,
+        r#"mutation($c: ID!) { submitNeed(communityId: $c, title: "上门理发", category: "服务", urgency: HIGH, description: "需要上门理发") { id } }"#,
+        json!({"c": world.community_a}),
+    )
+    .await;
+    let id = d["submitNeed"]["id"].as_str().unwrap().to_string();
+    if accept {
+        setup(
+            app,
+            &world.staff_a,
+            "mutation($n: ID!) { reviewNeed(needId: $n, accept: true) { id } }",
+            json!({"n": id}),
+        )
+        .await;
+    }
+    id
+}
+
+/// A fresh project of community A moved on to `stage`.
+async fn fresh_project(app: &TestApp, world: &World, stage: &str) -> String {
+    let resource = fresh_resource(app, world, 2).await;
+    let d = setup(
+        app,
+        &world.staff_a,
+        r#"mutation($c: ID!, $r: ID!) { createProject(communityId: $c, title: "理发项目", needIds: [], pledges: [{resourceId: $r, quantity: 1}], budgetFen: 1000) { id } }"#,
+        json!({"c": world.community_a, "r": resource}),
+    )
+    .await;
+    let id = d["createProject"]["id"].as_str().unwrap().to_string();
+    let steps: &[(&linli::world::Person, &str)] = &[
+        (&world.staff_a, "submitProject(projectId: $p)"),
+        (
+            &world.street_admin_a,
+            "reviewProject(projectId: $p, score: 90)",
+        ),
+        (&world.staff_a, "selectProject(projectId: $p)"),
+        (&world.staff_a, "startProject(projectId: $p)"),
+        (&world.staff_a, "completeProject(projectId: $p)"),
+    ];
+    let upto = match stage {
+        "DRAFT" => 0,
+        "SUBMITTED" => 1,
+        "IN_LIBRARY" => 2,
+        "SELECTED" => 3,
+        "IN_PROGRESS" => 4,
+        "COMPLETED" => 5,
+        other => panic!("no stage {other}"),
+    };
+    for (who, call) in &steps[..upto] {
+        setup(
+            app,
+            who,
+            &format!("mutation($p: ID!) {{ {call} {{ id }} }}"),
+            json!({"p": id}),
+        )
+        .await;
+    }
+    id
+}
+
+fn project_mutation(call: &str, id: &str) -> (String, Value) {
+    (
+        format!("mutation($p: ID!) {{ {call} {{ id status }} }}"),
+        json!({"p": id}),
+    )
+}
+
+async fn lists_request(app: &TestApp, world: &World, case: &str) -> Option<(String, Value)> {
+    let c = world.community_a;
+    let now = chrono::Utc::now();
+    Some(match case {
+        "resources" => (
+            "query($c: ID!) { resources(communityId: $c) { totalCount } }".into(),
+            json!({"c": c}),
+        ),
+        "createResource" => (
+            r#"mutation($c: ID!) { createResource(communityId: $c, title: "闲置书籍", category: GOODS, action: NEIGHBOUR_MUTUAL_AID, quantity: 3, unit: "本") { id } }"#.into(),
+            json!({"c": c}),
+        ),
+        "withdrawResource" => {
+            let r = fresh_resource(app, world, 1).await;
+            (
+                "mutation($r: ID!) { withdrawResource(resourceId: $r) { status } }".into(),
+                json!({"r": r}),
+            )
+        }
+        "needs" => (
+            "query($c: ID!) { needs(communityId: $c) { totalCount } }".into(),
+            json!({"c": c}),
+        ),
+        "need" => {
+            let n = fresh_need(app, world, false).await;
+            ("query($n: ID!) { need(id: $n) { id title } }".into(), json!({"n": n}))
+        }
+        "submitNeed" => (
+            r#"mutation($c: ID!) { submitNeed(communityId: $c, title: "修水管", category: "服务", urgency: NORMAL, description: "厨房漏水") { id } }"#.into(),
+            json!({"c": c}),
+        ),
+        "submitNeedOnBehalf" => {
+            let elderly = app
+                .member(c, "独居老人", &[api::policy::Role::Resident], &world.staff_a)
+                .await;
+            (
+                r#"mutation($c: ID!, $o: ID!) { submitNeed(communityId: $c, title: "助餐", category: "服务", urgency: HIGH, description: "代为登记", onBehalfOf: $o) { id } }"#.into(),
+                json!({"c": c, "o": elderly.id}),
+            )
+        }
+        "needQueue" => (
+            "query($c: ID!) { needQueue(communityId: $c) { totalCount } }".into(),
+            json!({"c": c}),
+        ),
+        "reviewNeed" => {
+            let n = fresh_need(app, world, false).await;
+            (
+                "mutation($n: ID!) { reviewNeed(needId: $n, accept: true) { status } }".into(),
+                json!({"n": n}),
+            )
+        }
+        "matchSuggestions" => {
+            let n = fresh_need(app, world, true).await;
+            (
+                "query($n: ID!) { matchSuggestions(needId: $n) { id } }".into(),
+                json!({"n": n}),
+            )
+        }
+        "needsForResource" => {
+            let r = fresh_resource(app, world, 1).await;
+            (
+                "query($r: ID!) { needsForResource(resourceId: $r) { score } }".into(),
+                json!({"r": r}),
+            )
+        }
+        "confirmMatch" => {
+            let n = fresh_need(app, world, true).await;
+            let r = fresh_resource(app, world, 1).await;
+            (
+                "mutation($n: ID!, $r: ID!) { confirmMatch(needId: $n, resourceId: $r) { status } }".into(),
+                json!({"n": n, "r": r}),
+            )
+        }
+        "projects" => (
+            "query($c: ID!) { projects(communityId: $c) { totalCount } }".into(),
+            json!({"c": c}),
+        ),
+        "createProject" => {
+            let n = fresh_need(app, world, true).await;
+            let r = fresh_resource(app, world, 1).await;
+            (
+                r#"mutation($c: ID!, $n: ID!, $r: ID!) { createProject(communityId: $c, title: "新项目", needIds: [$n], pledges: [{resourceId: $r, quantity: 1}], budgetFen: 100) { id } }"#.into(),
+                json!({"c": c, "n": n, "r": r}),
+            )
+        }
+        "submitProject" => project_mutation("submitProject(projectId: $p)", &fresh_project(app, world, "DRAFT").await),
+        "reviewProject" => project_mutation("reviewProject(projectId: $p, score: 70)", &fresh_project(app, world, "SUBMITTED").await),
+        "removeProjectFromLibrary" => project_mutation(
+            r#"removeProjectFromLibrary(projectId: $p, reason: "不再需要")"#,
+            &fresh_project(app, world, "IN_LIBRARY").await,
+        ),
+        "projectLibrary" => (
+            "query($s: ID!) { projectLibrary(streetId: $s) { totalCount } }".into(),
+            json!({"s": world.street_a}),
+        ),
+        "selectProject" => {
+            let p = fresh_project(app, world, "IN_LIBRARY").await;
+            (
+                "mutation($p: ID!, $c: ID!) { selectProject(projectId: $p, communityId: $c) { status } }".into(),
+                json!({"p": p, "c": c}),
+            )
+        }
+        "startProject" => project_mutation("startProject(projectId: $p)", &fresh_project(app, world, "SELECTED").await),
+        "completeProject" => project_mutation("completeProject(projectId: $p)", &fresh_project(app, world, "IN_PROGRESS").await),
+        "rateProject" => project_mutation(
+            r#"rateProject(projectId: $p, score: 4, comment: "不错")"#,
+            &fresh_project(app, world, "COMPLETED").await,
+        ),
+        "closeProjectEvaluation" => project_mutation(
+            "closeProjectEvaluation(projectId: $p)",
+            &fresh_project(app, world, "COMPLETED").await,
+        ),
+        "indices" => (
+            "query($c: ID!, $f: DateTime!, $t: DateTime!) { indices(communityId: $c, from: $f, to: $t) { teams } }".into(),
+            json!({"c": c, "f": now - chrono::Duration::days(30), "t": now}),
+        ),
+        "regionIndices" => (
+            "query($r: ID!, $f: DateTime!, $t: DateTime!) { regionIndices(regionId: $r, from: $f, to: $t) { indices { teams } } }".into(),
+            json!({"r": world.street_a, "f": now - chrono::Duration::days(30), "t": now}),
+        ),
+        "organisations" => (
+            "query($c: ID!) { organisations(communityId: $c) { totalCount } }".into(),
+            json!({"c": c}),
+        ),
+        "createOrganisation" => (
+            r#"mutation($r: ID!, $n: String!) { createOrganisation(regionId: $r, name: $n, kind: SOCIAL_ORGANISATION) { id } }"#.into(),
+            json!({"r": c, "n": format!("组织{}", rand_room())}),
+        ),
+        "createStreetOrganisation" => (
+            r#"mutation($r: ID!, $n: String!) { createOrganisation(regionId: $r, name: $n, kind: COMPANY) { id } }"#.into(),
+            json!({"r": world.street_a, "n": format!("单位{}", rand_room())}),
+        ),
+        _ => return None,
+    })
 }
 
 /// Members of community a: they hold points accounts there.
@@ -687,9 +965,12 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
                 json!({"c": council, "s": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()}),
             )
         }
-        other => credit_request(app, world, other, caller)
-            .await
-            .unwrap_or_else(|| panic!("no request for case {other}")),
+        other => match credit_request(app, world, other, caller).await {
+            Some(found) => found,
+            None => lists_request(app, world, other)
+                .await
+                .unwrap_or_else(|| panic!("no request for case {other}")),
+        },
     }
 }
 

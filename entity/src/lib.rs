@@ -6,4 +6,5 @@ pub mod audit;
 pub mod auth;
 pub mod consultation;
 pub mod credits;
+pub mod lists;
 pub mod org;

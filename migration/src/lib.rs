@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_org;
 mod m20261122_000002_auth;
 mod m20261122_000003_audit;
+mod m20261122_000010_lists;
 mod m20261122_000020_consultation;
 mod m20261122_000030_credits;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_audit::Migration),
             Box::new(m20261122_000020_consultation::Migration),
             Box::new(m20261122_000030_credits::Migration),
+            Box::new(m20261122_000010_lists::Migration),
         ]
     }
 }

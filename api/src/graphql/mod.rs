@@ -5,6 +5,7 @@ pub mod consultation;
 pub mod context;
 pub mod credits;
 pub mod ids;
+pub mod lists;
 pub mod loaders;
 pub mod org;
 pub mod page;
@@ -17,18 +18,26 @@ use crate::state::AppState;
 #[graphql(name = "Query")]
 pub struct QueryRoot(
     org::OrgQuery,
+    ListsQueries,
     consultation::ConsultationQuery,
     credits::CreditsQuery,
 );
+
+#[derive(MergedObject, Default)]
+pub struct ListsQueries(lists::ListsQuery, lists::ProjectsQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     org::AuthMutation,
     org::OrgMutation,
+    ListsMutations,
     consultation::ConsultationMutation,
     credits::CreditsMutation,
 );
+
+#[derive(MergedObject, Default)]
+pub struct ListsMutations(lists::ListsMutation, lists::ProjectsMutation);
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod consultation;
 pub mod credits;
+pub mod lists;
 pub mod org;
 pub mod page;
 pub mod validate;

@@ -50,6 +50,11 @@ fn label(field: &str) -> &str {
         "memo" => "备注",
         "place" => "地点",
         "skill" => "技能",
+        // three lists
+        "category" => "类别",
+        "keyword" => "关键词",
+        "skills" => "技能标签",
+        "comment" => "评语",
         _ => "该项",
     }
 }
