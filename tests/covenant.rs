@@ -837,7 +837,148 @@ async fn only_staff_of_the_community_draft(app: TestApp) {
     assert_eq!(app.count("SELECT COUNT(*) FROM covenant_version").await, 0);
 }
 
+const OPEN_BALLOT: &str = "mutation($v: ID!, $e: Electorate!, $c: DateTime!) { openBallot(covenantVersionId: $v, electorate: $e, passRule: MAJORITY_OF_CAST, quorum: 1, secret: false, closesAt: $c) { id status electorateSize } }";
+
+/// The real path: staff open a ballot on the version, residents vote, staff
+/// close it, and the version comes into force (or is rejected).
+async fn adoption_by_the_community_s_ballot(app: TestApp) {
+    let world = app.world().await;
+    let staff = world.staff_a.token();
+    let closes = in_the_future();
+    let v1 = draft_to_comment(&app, &world, articles_v1()).await;
+    // Not while residents may still comment; never by a council alone.
+    app.gql(
+        staff,
+        OPEN_BALLOT,
+        json!({"v": v1, "e": "RESIDENTS", "c": closes}),
+    )
+    .await
+    .expect_error("INVALID_STATE");
+    end_comment_period(&app, &v1).await;
+    let council = app
+        .gql(
+            staff,
+            OPEN_BALLOT,
+            json!({"v": v1, "e": "COUNCIL", "c": closes}),
+        )
+        .await;
+    assert_eq!(
+        council.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        "electorate"
+    );
+    app.gql(
+        world.resident_a.token(),
+        OPEN_BALLOT,
+        json!({"v": v1, "e": "RESIDENTS", "c": closes}),
+    )
+    .await
+    .expect_error("FORBIDDEN");
+    app.gql(
+        world.staff_b.token(),
+        OPEN_BALLOT,
+        json!({"v": v1, "e": "RESIDENTS", "c": closes}),
+    )
+    .await
+    .expect_error("NOT_FOUND");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM ballot").await,
+        0,
+        "refusals write nothing"
+    );
+
+    let opened = app
+        .gql(
+            staff,
+            OPEN_BALLOT,
+            json!({"v": v1, "e": "RESIDENTS", "c": closes}),
+        )
+        .await;
+    let ballot = opened.data()["openBallot"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        opened.data()["openBallot"]["electorateSize"],
+        2,
+        "staff_a and resident_a are residents"
+    );
+    assert_eq!(status_of(&app, &world, &v1).await, "VOTING");
+    let version = app
+        .gql(
+            staff,
+            "query($v: ID!) { covenantVersion(id: $v) { ballotId } }",
+            json!({"v": v1}),
+        )
+        .await;
+    assert_eq!(
+        version.data()["covenantVersion"]["ballotId"],
+        ballot.as_str()
+    );
+    // A second ballot on the same version is refused.
+    app.gql(
+        staff,
+        OPEN_BALLOT,
+        json!({"v": v1, "e": "RESIDENTS", "c": closes}),
+    )
+    .await
+    .expect_error("CONFLICT");
+
+    let vote = "mutation($b: ID!, $c: Choice!) { castVote(ballotId: $b, choice: $c) { tally { turnout } } }";
+    app.gql(
+        world.resident_a.token(),
+        vote,
+        json!({"b": ballot, "c": "FOR"}),
+    )
+    .await
+    .data();
+    app.gql(staff, vote, json!({"b": ballot, "c": "FOR"}))
+        .await
+        .data();
+    let closed = app
+        .gql(
+            staff,
+            "mutation($b: ID!) { closeBallot(ballotId: $b) { status passed } }",
+            json!({"b": ballot}),
+        )
+        .await;
+    assert_eq!(closed.data()["closeBallot"]["passed"], true);
+    assert_eq!(status_of(&app, &world, &v1).await, "IN_FORCE");
+
+    // A revision the community votes down leaves version 1 in force.
+    let v2 = draft_to_comment(&app, &world, articles_v2()).await;
+    end_comment_period(&app, &v2).await;
+    let opened = app
+        .gql(
+            staff,
+            OPEN_BALLOT,
+            json!({"v": v2, "e": "HOUSEHOLDS", "c": closes}),
+        )
+        .await;
+    let ballot = opened.data()["openBallot"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.gql(
+        world.resident_a.token(),
+        vote,
+        json!({"b": ballot, "c": "AGAINST"}),
+    )
+    .await
+    .data();
+    let closed = app
+        .gql(
+            staff,
+            "mutation($b: ID!) { closeBallot(ballotId: $b) { passed } }",
+            json!({"b": ballot}),
+        )
+        .await;
+    assert_eq!(closed.data()["closeBallot"]["passed"], false);
+    assert_eq!(status_of(&app, &world, &v2).await, "REJECTED");
+    assert_eq!(status_of(&app, &world, &v1).await, "IN_FORCE");
+}
+
 backend_tests!(
+    adoption_by_the_community_s_ballot,
     lifecycle_and_refused_moves,
     bad_drafts_write_nothing,
     one_version_in_force_even_when_two_are_adopted_at_once,

@@ -63,7 +63,14 @@ pub struct Settings {
     /// HTTP worker threads; default: one per core.
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
+    /// The street review score (0–100) at or above which a project enters
+    /// the library (入库); below it the project is REJECTED.
+    #[arg(long, env = "PROJECT_PASS_MARK", default_value_t = DEFAULT_PROJECT_PASS_MARK,
+          value_parser = clap::value_parser!(i32).range(0..=100))]
+    pub project_pass_mark: i32,
 }
+
+pub const DEFAULT_PROJECT_PASS_MARK: i32 = 60;
 
 impl Settings {
     /// Settings for a process that reads nothing from the environment (tests, tools).
@@ -83,6 +90,7 @@ impl Settings {
             log_format: LogFormat::Text,
             max_body_bytes: 1 << 20,
             workers: None,
+            project_pass_mark: DEFAULT_PROJECT_PASS_MARK,
         }
     }
 

@@ -9,7 +9,9 @@ use entity::org::membership::MembershipStatus;
 use entity::org::region::RegionKind;
 use entity::org::region_officer::OfficerRole;
 use entity::org::{membership, region, region_officer, user};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -85,6 +87,54 @@ pub enum Permission {
     ManageMembers,
     /// Give or take away the STAFF role.
     AppointStaff,
+    /// Read the community's proposals, meetings, ballots and published results.
+    ViewConsultation,
+    /// Submit, second, comment on, report and rate proposals.
+    TakePartInConsultation,
+    /// Run consultation: councils, proposal review, meetings, ballots, paper
+    /// votes, moderation, consultation settings.
+    ManageConsultation,
+    /// Time credits: hold an account, give points, redeem, see activities,
+    /// the catalogue and the leaderboard (any active member).
+    UseCredits,
+    /// Sign up for activities, keep a volunteer profile (VOLUNTEER).
+    Volunteer,
+    /// Create activities and teams, show check-in codes, record attendance.
+    ManageVolunteering,
+    /// Confirm volunteers' minutes, which posts their points.
+    ConfirmService,
+    /// Adjust and reverse postings, run expiry, set the community's rules.
+    ManageLedger,
+    /// Create catalogue items and hand them out.
+    ManageCatalog,
+    /// See any account's statement and every volunteer's record.
+    ViewLedger,
+    // ---------- three lists ----------
+    /// See the community's resources, needs (without personal details) and projects.
+    ViewLists,
+    /// Offer a resource of one's own, submit a need for oneself.
+    OfferAndRequest,
+    /// Enter a resource for someone else, withdraw any resource.
+    ManageResources,
+    /// Register a need on a resident's behalf (onBehalfOf).
+    SubmitNeedForOthers,
+    /// See a need's description and who it is for.
+    SeeNeedDetails,
+    /// Accept, reject, match and close needs; see match suggestions.
+    ManageNeeds,
+    /// See match suggestions (without confirming them).
+    SuggestMatches,
+    /// Create, submit, select (点选), start, complete projects; close their evaluation.
+    ManageProjects,
+    /// Score a submitted project into the street's library or reject it; remove it (出库).
+    ReviewProject,
+    /// Rate a completed project delivered in the community.
+    RateProject,
+    /// See the four indices of the community.
+    ViewIndices,
+    /// Register organisations and their representatives.
+    ManageOrganisations,
+    // ---------- covenant ----------
     /// Draft and edit covenant versions, open comment, reply to comments,
     /// see which households have not pledged.
     ManageCovenant,
@@ -105,7 +155,7 @@ struct Rule {
 }
 
 const OFFICERS: &[OfficerRole] = &[OfficerRole::StreetAdmin, OfficerRole::DistrictAdmin];
-const ALL_OFFICERS: &[OfficerRole] = &[
+const OFFICERS_AND_OBSERVERS: &[OfficerRole] = &[
     OfficerRole::StreetAdmin,
     OfficerRole::DistrictAdmin,
     OfficerRole::Observer,
@@ -129,6 +179,56 @@ fn rule(permission: Permission) -> Rule {
             community_roles: &[],
             officer_roles: OFFICERS,
         },
+        Permission::ViewLists => Rule {
+            community_roles: &Role::ALL,
+            officer_roles: OFFICERS_AND_OBSERVERS,
+        },
+        Permission::OfferAndRequest => Rule {
+            community_roles: &Role::ALL,
+            officer_roles: &[],
+        },
+        Permission::ManageResources => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: OFFICERS,
+        },
+        Permission::SubmitNeedForOthers => Rule {
+            community_roles: &[Role::Staff, Role::GridWorker],
+            officer_roles: &[],
+        },
+        // DESIGN §3: personal details of a need are for the requester, the
+        // community's staff and its grid workers only (not officers above).
+        Permission::SeeNeedDetails => Rule {
+            community_roles: &[Role::Staff, Role::GridWorker],
+            officer_roles: &[],
+        },
+        Permission::ManageNeeds => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: &[],
+        },
+        Permission::SuggestMatches => Rule {
+            community_roles: &[Role::Staff, Role::GridWorker],
+            officer_roles: OFFICERS,
+        },
+        Permission::ManageProjects => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: &[],
+        },
+        Permission::ReviewProject => Rule {
+            community_roles: &[],
+            officer_roles: OFFICERS,
+        },
+        Permission::RateProject => Rule {
+            community_roles: &[Role::Resident],
+            officer_roles: &[OfficerRole::Observer],
+        },
+        Permission::ViewIndices => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: OFFICERS,
+        },
+        Permission::ManageOrganisations => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: OFFICERS,
+        },
         Permission::ManageCovenant => Rule {
             community_roles: &[Role::Staff],
             officer_roles: &[],
@@ -139,11 +239,42 @@ fn rule(permission: Permission) -> Rule {
         },
         Permission::ReadCovenantHistory => Rule {
             community_roles: &Role::ALL,
-            officer_roles: ALL_OFFICERS,
+            officer_roles: OFFICERS_AND_OBSERVERS,
         },
         Permission::OverseeCovenant => Rule {
             community_roles: &[],
             officer_roles: OFFICERS,
+        },
+        Permission::UseCredits => Rule {
+            community_roles: &Role::ALL,
+            officer_roles: OFFICERS,
+        },
+        Permission::Volunteer => Rule {
+            community_roles: &[Role::Volunteer],
+            officer_roles: &[],
+        },
+        Permission::ManageVolunteering
+        | Permission::ConfirmService
+        | Permission::ManageLedger
+        | Permission::ManageCatalog => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: &[],
+        },
+        Permission::ViewLedger => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: OFFICERS,
+        },
+        Permission::ViewConsultation => Rule {
+            community_roles: &Role::ALL,
+            officer_roles: OFFICERS,
+        },
+        Permission::TakePartInConsultation => Rule {
+            community_roles: &[Role::Resident, Role::CouncilMember],
+            officer_roles: &[],
+        },
+        Permission::ManageConsultation => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: &[],
         },
     }
 }
@@ -183,7 +314,8 @@ pub struct Standing {
     pub user_id: Uuid,
     pub community: region::Model,
     pub roles: Vec<Role>,
-    /// Officer roles held on the community's street or district.
+    /// Officer roles held on the community's street or district (and
+    /// observers appointed on the community itself).
     pub officer_roles: Vec<OfficerRole>,
     pub is_admin: bool,
 }
@@ -233,8 +365,12 @@ pub enum RegionPermission {
     CreateChild(RegionKind),
     /// Appoint or revoke an officer with this role on this region.
     AppointOfficer(OfficerRole),
-    /// See the communities below this region side by side.
-    Oversee,
+    /// See the four indices of every community below this region side by side.
+    ViewIndices,
+    /// Register organisations with this street (and their representatives).
+    ManageOrganisations,
+    /// See the covenants of every community below this region side by side.
+    ViewCovenants,
 }
 
 /// Creating a district needs the platform administrator; anything else is
@@ -276,16 +412,78 @@ pub async fn authorize_region<C: ConnectionTrait>(
             lineage(target).into_iter().any(administers)
         }
         RegionPermission::AppointOfficer(_) => above_target.into_iter().any(administers),
-        // Any region role on the region or above it, observers included.
-        RegionPermission::Oversee => lineage(target)
-            .into_iter()
-            .any(|region_id| held.iter().any(|o| o.region_id == region_id)),
+        RegionPermission::ViewIndices
+        | RegionPermission::ManageOrganisations
+        | RegionPermission::ViewCovenants => lineage(target).into_iter().any(administers),
     };
     if allowed {
         Ok(user_id)
     } else {
         Err(ServiceError::Forbidden)
     }
+}
+
+/// Who may see a street's project library (项目库): the platform
+/// administrator, any officer or observer on the street or its district, and
+/// the staff of the street's communities (who select from it).
+pub async fn authorize_street_library<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    street: &region::Model,
+) -> ServiceResult<Uuid> {
+    let user_id = actor.user_id()?;
+    if street.kind != RegionKind::Street {
+        return Err(ServiceError::NotFound("街道"));
+    }
+    if is_platform_admin(db, user_id).await? {
+        return Ok(user_id);
+    }
+    let officer = region_officer::Entity::find()
+        .filter(region_officer::Column::UserId.eq(user_id))
+        .filter(region_officer::Column::RegionId.is_in(lineage(street)))
+        .count(db)
+        .await?;
+    if officer > 0 {
+        return Ok(user_id);
+    }
+    let staff_bits: Vec<i32> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::Roles)
+        .filter(membership::Column::UserId.eq(user_id))
+        .filter(membership::Column::Status.eq(MembershipStatus::Active))
+        .filter(
+            membership::Column::CommunityId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(region::Column::Id)
+                    .from(region::Entity)
+                    .and_where(region::Column::StreetId.eq(street.id))
+                    .and_where(region::Column::Kind.eq(RegionKind::Community))
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    if staff_bits.iter().any(|bits| bits & Role::Staff.bit() != 0) {
+        Ok(user_id)
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+/// Whether the user is a representative of the organisation (acts for it).
+pub async fn represents<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    organisation_id: Uuid,
+) -> ServiceResult<bool> {
+    use entity::lists::organisation_representative as rep;
+    let found = rep::Entity::find()
+        .filter(rep::Column::UserId.eq(user_id))
+        .filter(rep::Column::OrganisationId.eq(organisation_id))
+        .count(db)
+        .await?;
+    Ok(found > 0)
 }
 
 /// The region and the regions above it.
@@ -332,15 +530,13 @@ async fn officer_roles_over<C: ConnectionTrait>(
     user_id: Uuid,
     community: &region::Model,
 ) -> ServiceResult<Vec<OfficerRole>> {
-    let above: Vec<Uuid> = lineage(community)
-        .into_iter()
-        .filter(|id| *id != community.id)
-        .collect();
+    // The community itself too: only observers can sit on a community
+    // (officer_role_fits), and they observe it as they would from above.
     let roles: Vec<OfficerRole> = region_officer::Entity::find()
         .select_only()
         .column(region_officer::Column::Role)
         .filter(region_officer::Column::UserId.eq(user_id))
-        .filter(region_officer::Column::RegionId.is_in(above))
+        .filter(region_officer::Column::RegionId.is_in(lineage(community)))
         .into_tuple()
         .all(db)
         .await?;
@@ -408,5 +604,17 @@ mod tests {
         assert!(!street.allows(Permission::SeePersonalDetails));
         assert!(!observer.allows(Permission::ListMembers));
         assert!(admin.allows(Permission::SeePersonalDetails));
+        // Three lists.
+        assert!(resident.allows(Permission::ViewLists));
+        assert!(observer.allows(Permission::ViewLists));
+        assert!(grid.allows(Permission::SeeNeedDetails));
+        assert!(!street.allows(Permission::SeeNeedDetails));
+        assert!(!resident.allows(Permission::SeeNeedDetails));
+        assert!(!grid.allows(Permission::ManageNeeds));
+        assert!(street.allows(Permission::ReviewProject));
+        assert!(!staff.allows(Permission::ReviewProject));
+        assert!(observer.allows(Permission::RateProject));
+        assert!(!street.allows(Permission::RateProject));
+        assert!(!resident.allows(Permission::ViewIndices));
     }
 }

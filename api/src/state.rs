@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::wechat::WechatClient;
 use crate::config::Settings;
+use crate::service::consultation::live::TallyHub;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -14,6 +15,9 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub wechat: WechatClient,
     pub settings: Arc<Settings>,
+    /// Live ballot tallies (consultation): fed by votes here and, on
+    /// PostgreSQL, by other replicas through LISTEN/NOTIFY.
+    pub tally_hub: TallyHub,
 }
 
 impl AppState {
@@ -29,6 +33,7 @@ impl AppState {
             jwt,
             wechat,
             settings: Arc::new(settings),
+            tally_hub: TallyHub::new(),
         })
     }
 }

@@ -4,5 +4,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod consultation;
 pub mod covenant;
+pub mod credits;
+pub mod lists;
 pub mod org;

@@ -6,6 +6,9 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_org;
 mod m20261122_000002_auth;
 mod m20261122_000003_audit;
+mod m20261122_000010_lists;
+mod m20261122_000020_consultation;
+mod m20261122_000030_credits;
 mod m20261122_000040_covenant;
 
 pub struct Migrator;
@@ -17,6 +20,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_org::Migration),
             Box::new(m20261122_000002_auth::Migration),
             Box::new(m20261122_000003_audit::Migration),
+            Box::new(m20261122_000020_consultation::Migration),
+            Box::new(m20261122_000030_credits::Migration),
+            Box::new(m20261122_000010_lists::Migration),
             Box::new(m20261122_000040_covenant::Migration),
         ]
     }

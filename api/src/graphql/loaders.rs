@@ -6,6 +6,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use entity::consultation::proposal;
+use entity::credits::catalog_item;
+use entity::lists::{need, organisation, project, resource};
 use entity::org::{household, region, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -45,6 +48,13 @@ pub struct Loaders {
     pub region: DataLoader<ById<region::Entity>>,
     pub household: DataLoader<ById<household::Entity>>,
     pub user: DataLoader<ById<user::Entity>>,
+    pub catalog_item: DataLoader<ById<catalog_item::Entity>>,
+    pub resource: DataLoader<ById<resource::Entity>>,
+    pub need: DataLoader<ById<need::Entity>>,
+    pub project: DataLoader<ById<project::Entity>>,
+    pub organisation: DataLoader<ById<organisation::Entity>>,
+    pub rating_summary: DataLoader<RatingSummaries>,
+    pub proposal: DataLoader<ById<proposal::Entity>>,
 }
 
 fn by_id<E: KeyedEntity>(db: &DatabaseConnection) -> DataLoader<ById<E>>
@@ -66,6 +76,13 @@ impl Loaders {
             region: by_id(db),
             household: by_id(db),
             user: by_id(db),
+            resource: by_id(db),
+            need: by_id(db),
+            project: by_id(db),
+            organisation: by_id(db),
+            rating_summary: DataLoader::new(RatingSummaries { db: db.clone() }, tokio::spawn),
+            catalog_item: by_id(db),
+            proposal: by_id(db),
         }
     }
 }
@@ -98,5 +115,75 @@ impl KeyedEntity for user::Entity {
     }
     fn id_of(model: &Self::Model) -> Uuid {
         model.id
+    }
+}
+
+impl KeyedEntity for catalog_item::Entity {
+    fn id_column() -> Self::Column {
+        catalog_item::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for proposal::Entity {
+    fn id_column() -> Self::Column {
+        proposal::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for resource::Entity {
+    fn id_column() -> Self::Column {
+        resource::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for need::Entity {
+    fn id_column() -> Self::Column {
+        need::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for project::Entity {
+    fn id_column() -> Self::Column {
+        project::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl KeyedEntity for organisation::Entity {
+    fn id_column() -> Self::Column {
+        organisation::Column::Id
+    }
+    fn id_of(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+/// The rating count and average of projects, one grouped query per batch.
+pub struct RatingSummaries {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for RatingSummaries {
+    type Value = crate::service::lists::projects::RatingSummary;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        crate::service::lists::projects::rating_summaries(&self.db, keys)
+            .await
+            .map_err(Arc::new)
     }
 }

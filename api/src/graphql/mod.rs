@@ -1,30 +1,52 @@
 //! The GraphQL schema: one module per domain, merged here. Resolvers parse
 //! input, call a service and map the result; nothing else.
 
+pub mod consultation;
 pub mod context;
 pub mod covenant;
+pub mod credits;
 pub mod ids;
+pub mod lists;
 pub mod loaders;
 pub mod org;
 pub mod page;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(org::OrgQuery, covenant::CovenantQuery);
+pub struct QueryRoot(
+    org::OrgQuery,
+    ListsQueries,
+    consultation::ConsultationQuery,
+    covenant::CovenantQuery,
+    credits::CreditsQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct ListsQueries(lists::ListsQuery, lists::ProjectsQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     org::AuthMutation,
     org::OrgMutation,
+    ListsMutations,
+    consultation::ConsultationMutation,
     covenant::CovenantMutation,
+    credits::CreditsMutation,
 );
 
-pub type LinliSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct ListsMutations(lists::ListsMutation, lists::ProjectsMutation);
+
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(consultation::ConsultationSubscription);
+
+pub type LinliSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Depth and complexity limits: generous enough for GraphiQL's introspection
 /// query (depth 13), tight enough to refuse abusive nesting.
@@ -33,11 +55,11 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 pub const MAX_RECURSIVE_DEPTH: usize = 32;
 pub const MAX_DIRECTIVES: usize = 50;
 
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)

@@ -1242,7 +1242,7 @@ pub async fn region_covenants(
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound("区域"))?;
-    policy::authorize_region(db, actor, Some(&target), RegionPermission::Oversee).await?;
+    policy::authorize_region(db, actor, Some(&target), RegionPermission::ViewCovenants).await?;
     let below = match target.kind {
         RegionKind::District => region::Column::DistrictId.eq(target.id),
         RegionKind::Street => region::Column::StreetId.eq(target.id),

@@ -2,7 +2,10 @@
 //! domain. Services ask `policy` before they touch a community's records.
 
 pub mod auth;
+pub mod consultation;
 pub mod covenant;
+pub mod credits;
+pub mod lists;
 pub mod org;
 pub mod page;
 pub mod validate;

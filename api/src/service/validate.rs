@@ -47,6 +47,14 @@ fn label(field: &str) -> &str {
         "title" => "标题",
         "description" => "描述",
         "code" => "登录凭证",
+        "memo" => "备注",
+        "place" => "地点",
+        "skill" => "技能",
+        // three lists
+        "category" => "类别",
+        "keyword" => "关键词",
+        "skills" => "技能标签",
+        "comment" => "评语",
         _ => "该项",
     }
 }

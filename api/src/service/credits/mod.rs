@@ -1,0 +1,77 @@
+//! Volunteer time credits (DESIGN §6): the community's rules, volunteers and
+//! teams, activities with sign-up and attendance, the double-entry points
+//! ledger, the catalogue, and what volunteers and staff read from them.
+//!
+//! Every write runs in one transaction begun with `begin_write`; every
+//! posting goes through [`ledger::post`], which moves the balances of both
+//! accounts in the same transaction (in account-id order, so that two
+//! concurrent postings between the same accounts cannot deadlock) and
+//! records the audit entry.
+
+pub mod activities;
+pub mod catalog;
+pub mod idempotency;
+pub mod ledger;
+pub mod reports;
+pub mod settings;
+pub mod volunteers;
+
+use sea_orm::{DbErr, SqlErr};
+
+use crate::error::ServiceError;
+
+/// Maps a unique-key violation to CONFLICT with `message`.
+pub(crate) fn unique_as_conflict(message: &'static str) -> impl Fn(DbErr) -> ServiceError {
+    move |err| match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::conflict(message),
+        _ => ServiceError::from(err),
+    }
+}
+
+/// Random decimal digits for short codes (pick-up and check-in codes).
+pub(crate) fn random_digits(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect()
+}
+
+/// How often the server runs the scheduled credit work.
+pub const SCHEDULE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The scheduled work, as of `now`: close check-ins left open after their
+/// activity ended (flagged for staff), and expire points older than each
+/// community's validity period. Both are idempotent.
+pub async fn run_scheduled(
+    db: &sea_orm::DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::error::ServiceResult<()> {
+    let closed = activities::close_ended_activities(db, now).await?;
+    let mut expired = 0;
+    for community_id in ledger::communities_with_accounts(db).await? {
+        expired += ledger::expire_points(db, community_id, now, None)
+            .await?
+            .points;
+    }
+    tracing::info!(closed, expired, "scheduled time-credit work done");
+    Ok(())
+}
+
+/// Runs [`run_scheduled`] now and then every [`SCHEDULE_EVERY`] in the
+/// background, for as long as the server runs.
+pub fn spawn_scheduler(db: sea_orm::DatabaseConnection) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(SCHEDULE_EVERY);
+        loop {
+            ticker.tick().await;
+            if let Err(err) = run_scheduled(&db, chrono::Utc::now()).await {
+                if let ServiceError::Internal(cause) = &err {
+                    tracing::error!(error = ?cause, "scheduled time-credit work failed");
+                } else {
+                    tracing::error!(message = %err.message(), "scheduled time-credit work failed");
+                }
+            }
+        }
+    })
+}
