@@ -241,6 +241,22 @@ fn cases() -> Vec<Case> {
             allowed: &[Resident, Staff, StreetAdmin, PlatformAdmin],
             needs_login_only: false,
         },
+        // ---------- covenant ----------
+        Case {
+            name: "unpledgedHouseholds",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "regionCovenants",
+            allowed: &[StreetAdmin, PlatformAdmin],
+            needs_login_only: false,
+        },
+        Case {
+            name: "draftCovenant",
+            allowed: &[Staff, PlatformAdmin],
+            needs_login_only: false,
+        },
         // ---------- consultation ----------
         Case {
             name: "proposals",
@@ -881,6 +897,58 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
             r#"mutation { updateProfile(displayName: "新昵称") { id } }"#.into(),
             json!({}),
         ),
+        "unpledgedHouseholds" => (
+            "query($c: ID!) { unpledgedHouseholds(communityId: $c) { building } }".into(),
+            json!({"c": world.community_a}),
+        ),
+        "regionCovenants" => (
+            "query($r: ID!) { regionCovenants(regionId: $r) { totalCount } }".into(),
+            json!({"r": world.street_a}),
+        ),
+        "draftCovenant" => {
+            // One version may be in progress at a time: each caller meets a
+            // new community (of street B, so that staff_a stays the only staff
+            // of street A's communities) whose staff is staff_a.
+            let community = api::service::org::create_region(
+                &app.db,
+                &app.actor(world.admin.id),
+                &format!("公约社区{}", rand_room()),
+                entity::org::region::RegionKind::Community,
+                Some(world.street_b),
+            )
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+            // staff_a is staff there too; everyone else stands as in community A.
+            let joined = api::service::org::join_community(
+                &app.db,
+                &app.actor(world.staff_a.id),
+                api::service::org::JoinRequest {
+                    community_id: community.id,
+                    real_name: "甲社工",
+                    phone: "13912345678",
+                    building: "1栋",
+                    unit: "1单元",
+                    room: "101",
+                },
+            )
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+            api::service::org::approve_membership(
+                &app.db,
+                &app.actor(world.admin.id),
+                joined.membership.id,
+                &[api::policy::Role::Staff],
+            )
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+            (
+                r#"mutation($c: ID!) { draftCovenant(communityId: $c, articles: [{chapter: "总则", title: "宗旨", body: "和睦相处"}]) { id } }"#.into(),
+                json!({"c": community.id}),
+            )
+        }
         "proposals" => (
             "query($c: ID!) { proposals(communityId: $c) { totalCount } }".into(),
             json!({"c": world.community_a}),

@@ -685,7 +685,8 @@ async fn proxy_votes(app: TestApp) {
     );
 }
 
-async fn covenant_ballots_wait_for_the_covenant(app: TestApp) {
+/// Covenant adoption by ballot is tested end to end in tests/covenant.rs.
+async fn covenant_ballot_on_an_unknown_version_is_not_found(app: TestApp) {
     let world = app.world().await;
     let closes = (Utc::now() + Duration::days(3)).to_rfc3339();
     let r = app
@@ -695,10 +696,7 @@ async fn covenant_ballots_wait_for_the_covenant(app: TestApp) {
             json!({"v": Uuid::now_v7(), "c": closes}),
         )
         .await;
-    assert_eq!(
-        r.expect_error("BAD_USER_INPUT")["extensions"]["field"],
-        "covenantVersionId"
-    );
+    r.expect_error("NOT_FOUND");
 }
 
 async fn council_ballot(app: TestApp) {
@@ -1079,7 +1077,7 @@ backend_tests!(
     secret_ballot_keeps_choices_apart,
     paper_and_online_votes_exclude_each_other,
     proxy_votes,
-    covenant_ballots_wait_for_the_covenant,
+    covenant_ballot_on_an_unknown_version_is_not_found,
     council_ballot,
     closes_on_time_without_a_request,
     many_voters_at_once,

@@ -134,6 +134,16 @@ pub enum Permission {
     ViewIndices,
     /// Register organisations and their representatives.
     ManageOrganisations,
+    // ---------- covenant ----------
+    /// Draft and edit covenant versions, open comment, reply to comments,
+    /// see which households have not pledged.
+    ManageCovenant,
+    /// Comment on a covenant version in comment, and pledge to keep the one in force.
+    ParticipateCovenant,
+    /// Read the covenant's history (versions past and in progress, comments).
+    ReadCovenantHistory,
+    /// File (备案), rate and award covenants: street and district officers.
+    OverseeCovenant,
 }
 
 /// Who holds a permission: community roles (of an ACTIVE membership), officer
@@ -217,6 +227,22 @@ fn rule(permission: Permission) -> Rule {
         },
         Permission::ManageOrganisations => Rule {
             community_roles: &[Role::Staff],
+            officer_roles: OFFICERS,
+        },
+        Permission::ManageCovenant => Rule {
+            community_roles: &[Role::Staff],
+            officer_roles: &[],
+        },
+        Permission::ParticipateCovenant => Rule {
+            community_roles: &[Role::Resident],
+            officer_roles: &[],
+        },
+        Permission::ReadCovenantHistory => Rule {
+            community_roles: &Role::ALL,
+            officer_roles: OFFICERS_AND_OBSERVERS,
+        },
+        Permission::OverseeCovenant => Rule {
+            community_roles: &[],
             officer_roles: OFFICERS,
         },
         Permission::UseCredits => Rule {
@@ -343,6 +369,8 @@ pub enum RegionPermission {
     ViewIndices,
     /// Register organisations with this street (and their representatives).
     ManageOrganisations,
+    /// See the covenants of every community below this region side by side.
+    ViewCovenants,
 }
 
 /// Creating a district needs the platform administrator; anything else is
@@ -384,9 +412,9 @@ pub async fn authorize_region<C: ConnectionTrait>(
             lineage(target).into_iter().any(administers)
         }
         RegionPermission::AppointOfficer(_) => above_target.into_iter().any(administers),
-        RegionPermission::ViewIndices | RegionPermission::ManageOrganisations => {
-            lineage(target).into_iter().any(administers)
-        }
+        RegionPermission::ViewIndices
+        | RegionPermission::ManageOrganisations
+        | RegionPermission::ViewCovenants => lineage(target).into_iter().any(administers),
     };
     if allowed {
         Ok(user_id)

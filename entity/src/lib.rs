@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod consultation;
+pub mod covenant;
 pub mod credits;
 pub mod lists;
 pub mod org;

@@ -9,6 +9,7 @@ mod m20261122_000003_audit;
 mod m20261122_000010_lists;
 mod m20261122_000020_consultation;
 mod m20261122_000030_credits;
+mod m20261122_000040_covenant;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000020_consultation::Migration),
             Box::new(m20261122_000030_credits::Migration),
             Box::new(m20261122_000010_lists::Migration),
+            Box::new(m20261122_000040_covenant::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod consultation;
 pub mod context;
+pub mod covenant;
 pub mod credits;
 pub mod ids;
 pub mod lists;
@@ -20,6 +21,7 @@ pub struct QueryRoot(
     org::OrgQuery,
     ListsQueries,
     consultation::ConsultationQuery,
+    covenant::CovenantQuery,
     credits::CreditsQuery,
 );
 
@@ -33,6 +35,7 @@ pub struct MutationRoot(
     org::OrgMutation,
     ListsMutations,
     consultation::ConsultationMutation,
+    covenant::CovenantMutation,
     credits::CreditsMutation,
 );
 

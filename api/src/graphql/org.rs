@@ -244,7 +244,11 @@ impl Community {
     }
 }
 
-async fn load_region(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Region> {
+pub async fn load_community(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Community> {
+    Ok(Community(load_region(ctx, id).await?.0))
+}
+
+pub async fn load_region(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Region> {
     ctx.loaders()
         .region
         .load_one(id)

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod consultation;
+pub mod covenant;
 pub mod credits;
 pub mod lists;
 pub mod org;

@@ -46,6 +46,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role, Standing};
 use crate::service::consultation::live::TallyHub;
 use crate::service::consultation::{outbox, proposal, settings, unique_as_conflict};
+use crate::service::covenant;
 use crate::service::page::{Page, PageRequest};
 
 /// The longest a ballot may stay open.
@@ -332,16 +333,14 @@ pub async fn open_ballot(
     input: OpenBallot,
 ) -> ServiceResult<ballot::Model> {
     actor.user_id()?;
-    let proposal_id = match (input.proposal_id, input.covenant_version_id) {
-        (Some(id), None) => id,
-        (None, Some(_)) => {
-            // The covenant domain adds covenant versions; until it lands there
-            // is nothing a covenant ballot could decide.
-            return Err(ServiceError::bad_input(
-                "covenantVersionId",
-                "公约表决将随社区公约功能上线，目前只能对议题发起表决",
-            ));
-        }
+    let target = match (input.proposal_id, input.covenant_version_id) {
+        (Some(id), None) => Target::Proposal(proposal::find_proposal(db, id).await?),
+        (None, Some(id)) => Target::Covenant(
+            entity::covenant::covenant_version::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(ServiceError::NotFound("公约版本"))?,
+        ),
         _ => {
             return Err(ServiceError::bad_input(
                 "proposalId",
@@ -349,13 +348,20 @@ pub async fn open_ballot(
             ));
         }
     };
-    let target = proposal::find_proposal(db, proposal_id).await?;
-    let standing = policy::standing(db, actor, target.community_id).await?;
+    let community_id = target.community_id();
+    let standing = policy::standing(db, actor, community_id).await?;
     if !standing.allows(Permission::ViewConsultation) {
-        return Err(ServiceError::NotFound("议题"));
+        return Err(ServiceError::NotFound(target.noun()));
     }
     if !standing.allows(Permission::ManageConsultation) {
         return Err(ServiceError::Forbidden);
+    }
+    // A covenant is the whole community's: its councils do not adopt it.
+    if matches!(target, Target::Covenant(_)) && input.electorate == Electorate::Council {
+        return Err(ServiceError::bad_input(
+            "electorate",
+            "公约须由全体居民或各户表决，不能只由议事会表决",
+        ));
     }
     let now = Utc::now();
     let opens_at = std::cmp::max(input.opens_at.unwrap_or(now), now);
@@ -374,22 +380,24 @@ pub async fn open_ballot(
     if input.quorum < 1 {
         return Err(ServiceError::bad_input("quorum", "法定投票数至少为1"));
     }
-    let council_id = match input.electorate {
-        Electorate::Council => {
-            Some(council_for(db, target.community_id, proposal_id, input.council_id).await?)
+    let council_id = match (&target, input.electorate) {
+        (Target::Proposal(p), Electorate::Council) => {
+            Some(council_for(db, community_id, p.id, input.council_id).await?)
         }
         _ => None,
     };
-    if target.status != ProposalStatus::Accepted {
+    if let Target::Proposal(p) = &target
+        && p.status != ProposalStatus::Accepted
+    {
         return Err(ServiceError::invalid_state("只有已受理的议题才能发起表决"));
     }
     let scheduled = opens_at > now;
     let txn = begin_write(db).await?;
     let created = ballot::ActiveModel {
         id: Set(Uuid::now_v7()),
-        community_id: Set(target.community_id),
-        target_kind: Set(BallotTarget::Proposal),
-        target_id: Set(proposal_id),
+        community_id: Set(community_id),
+        target_kind: Set(target.kind()),
+        target_id: Set(target.id()),
         council_id: Set(council_id),
         electorate: Set(input.electorate),
         pass_rule: Set(input.pass_rule),
@@ -416,7 +424,7 @@ pub async fn open_ballot(
     }
     .insert(&txn)
     .await
-    .map_err(unique_as_conflict("该议题已有未结束的表决"))?;
+    .map_err(unique_as_conflict("该议题或公约版本已有未结束的表决"))?;
     if input.secret {
         ballot_secret_tally::ActiveModel {
             ballot_id: Set(created.id),
@@ -440,15 +448,22 @@ pub async fn open_ballot(
             format!("法定投票数不能超过投票人总数（{size}）"),
         ));
     }
-    proposal::move_status(
-        &txn,
-        proposal_id,
-        ProposalStatus::Accepted,
-        ProposalStatus::InVote,
-        Some(standing.user_id),
-        "put_to_vote",
-    )
-    .await?;
+    match &target {
+        Target::Proposal(p) => {
+            proposal::move_status(
+                &txn,
+                p.id,
+                ProposalStatus::Accepted,
+                ProposalStatus::InVote,
+                Some(standing.user_id),
+                "put_to_vote",
+            )
+            .await?;
+        }
+        Target::Covenant(v) => {
+            covenant::begin_vote(&txn, v.id, community_id, created.id, standing.user_id).await?;
+        }
+    }
     let saved = if scheduled {
         created
     } else {
@@ -470,12 +485,55 @@ pub async fn open_ballot(
         } else {
             "BALLOT_OPENED"
         },
-        json!({"ballotId": saved.id, "proposalId": proposal_id, "title": target.title,
+        json!({"ballotId": saved.id, "targetId": target.id(), "title": target.title(),
                "opensAt": saved.opens_at, "closesAt": saved.closes_at}),
     )
     .await?;
     txn.commit().await?;
     Ok(saved)
+}
+
+/// What a ballot decides.
+enum Target {
+    Proposal(entity::consultation::proposal::Model),
+    Covenant(entity::covenant::covenant_version::Model),
+}
+
+impl Target {
+    fn community_id(&self) -> Uuid {
+        match self {
+            Target::Proposal(p) => p.community_id,
+            Target::Covenant(v) => v.community_id,
+        }
+    }
+
+    fn id(&self) -> Uuid {
+        match self {
+            Target::Proposal(p) => p.id,
+            Target::Covenant(v) => v.id,
+        }
+    }
+
+    fn kind(&self) -> BallotTarget {
+        match self {
+            Target::Proposal(_) => BallotTarget::Proposal,
+            Target::Covenant(_) => BallotTarget::CovenantVersion,
+        }
+    }
+
+    fn noun(&self) -> &'static str {
+        match self {
+            Target::Proposal(_) => "议题",
+            Target::Covenant(_) => "公约版本",
+        }
+    }
+
+    fn title(&self) -> String {
+        match self {
+            Target::Proposal(p) => p.title.clone(),
+            Target::Covenant(v) => format!("社区居民公约第{}版", v.number),
+        }
+    }
 }
 
 /// The council that votes: the one named, else the council of the latest
@@ -1396,7 +1454,8 @@ async fn apply_result<C: ConnectionTrait>(
             Ok(moved.title)
         }
         BallotTarget::CovenantVersion => {
-            Err(ServiceError::invalid_state("公约表决将随社区公约功能上线"))
+            let moved = covenant::conclude_vote(txn, closed.target_id, passed, closed_by).await?;
+            Ok(format!("社区居民公约第{}版", moved.number))
         }
     }
 }
