@@ -28,17 +28,28 @@ async fn creating_activities_checks_input_and_role(app: TestApp) {
     let world = app.world().await;
     let starts = Utc::now() + Duration::hours(2);
     let ends = starts + Duration::hours(2);
-    let project = Uuid::now_v7();
+    // Linking to a project is tested with the projects (tests/lists_projects.rs).
     let ok = app
         .gql(
             world.staff_a.token(),
             CREATE_ACTIVITY,
-            json!({"c": world.community_a, "t": "敬老院包饺子", "s": starts, "e": ends, "cap": 5, "pph": 12, "p": project}),
+            json!({"c": world.community_a, "t": "敬老院包饺子", "s": starts, "e": ends, "cap": 5, "pph": 12, "p": null}),
         )
         .await;
     assert_eq!(
         ok.data()["createActivity"]["projectId"],
-        project.to_string()
+        serde_json::Value::Null
+    );
+    let unknown_project = app
+        .gql(
+            world.staff_a.token(),
+            CREATE_ACTIVITY,
+            json!({"c": world.community_a, "t": "敬老院包饺子", "s": starts, "e": ends, "cap": 5, "pph": 12, "p": Uuid::now_v7()}),
+        )
+        .await;
+    assert_eq!(
+        unknown_project.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        "projectId"
     );
     let cases = [
         (json!({"t": " "}), "title"),

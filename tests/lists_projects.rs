@@ -781,9 +781,106 @@ async fn a_used_up_resource_is_exhausted_until_restocked(app: TestApp) {
 }
 
 backend_tests!(
+    activities_and_catalogue_items_link_only_to_their_community,
     a_used_up_resource_is_exhausted_until_restocked,
     a_project_runs_from_draft_to_evaluated,
     rejection_and_removal_release_reservations,
     concurrent_pledges_never_over_reserve,
     another_community_of_the_street_selects_and_delivers,
 );
+
+/// Time credits link to the lists: an activity serves a project of its
+/// community, a catalogue item comes from a resource of its community.
+async fn activities_and_catalogue_items_link_only_to_their_community(app: TestApp) {
+    let w = app.world().await;
+    let meals = resource(
+        &app,
+        &w.resident_a,
+        w.community_a,
+        "助餐服务",
+        "SERVICE",
+        10,
+        &[],
+    )
+    .await;
+    let need = accepted_need(&app, &w.resident_a, &w.staff_a, w.community_a, "老人助餐").await;
+    let p = project(
+        &app,
+        &w.staff_a,
+        w.community_a,
+        "银龄关爱",
+        &[&need],
+        &[(&meals, 2)],
+        1_000,
+    )
+    .await;
+    let other_resource = resource(
+        &app,
+        &w.resident_b,
+        w.community_b,
+        "乙社区场地",
+        "VENUE",
+        1,
+        &[],
+    )
+    .await;
+    let starts = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let ends =
+        (chrono::Utc::now() + chrono::Duration::days(1) + chrono::Duration::hours(2)).to_rfc3339();
+    let create_activity = |community: uuid::Uuid, project: Value| json!({"c": community, "t": "助餐志愿", "s": starts, "e": ends, "cap": 5, "pph": 10, "p": project});
+    let activity = "mutation($c: ID!, $t: String!, $s: DateTime!, $e: DateTime!, $cap: Int!, $pph: Int!, $p: ID) { createActivity(communityId: $c, title: $t, startsAt: $s, endsAt: $e, capacity: $cap, pointsPerHour: $pph, projectId: $p) { id projectId } }";
+    let ok = app
+        .gql(
+            w.staff_a.token(),
+            activity,
+            create_activity(w.community_a, json!(id(&p))),
+        )
+        .await;
+    assert_eq!(ok.data()["createActivity"]["projectId"], json!(id(&p)));
+    // Another community's project, or none at all: refused, nothing written.
+    let before = app.count("SELECT COUNT(*) FROM activity").await;
+    let r = app
+        .gql(
+            w.staff_b.token(),
+            activity,
+            create_activity(w.community_b, json!(id(&p))),
+        )
+        .await;
+    assert_eq!(
+        r.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        "projectId"
+    );
+    let r = app
+        .gql(
+            w.staff_a.token(),
+            activity,
+            create_activity(w.community_a, json!(uuid::Uuid::now_v7())),
+        )
+        .await;
+    assert_eq!(
+        r.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        "projectId"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM activity").await, before);
+
+    let item = "mutation($c: ID!, $r: ID) { createCatalogItem(communityId: $c, title: \"助餐券\", pricePoints: 10, stock: 5, resourceId: $r) { id } }";
+    app.gql(
+        w.staff_a.token(),
+        item,
+        json!({"c": w.community_a, "r": meals}),
+    )
+    .await
+    .data();
+    let r = app
+        .gql(
+            w.staff_a.token(),
+            item,
+            json!({"c": w.community_a, "r": other_resource}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        "resourceId"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM catalog_item").await, 1);
+}

@@ -88,6 +88,21 @@ pub async fn create_activity(
         ));
     }
     let skills = normalise_skills("skillsWanted", &input.skills_wanted)?.join("\n");
+    if let Some(project_id) = input.project_id {
+        // The project this activity serves: one the community created or delivers.
+        let project = entity::lists::project::Entity::find_by_id(project_id)
+            .one(db)
+            .await?;
+        let ours = project.is_some_and(|p| {
+            p.community_id == input.community_id || p.delivering_community() == input.community_id
+        });
+        if !ours {
+            return Err(ServiceError::bad_input(
+                "projectId",
+                "项目不存在或不属于本社区",
+            ));
+        }
+    }
     let txn = begin_write(db).await?;
     let created = activity::ActiveModel {
         id: Set(Uuid::now_v7()),

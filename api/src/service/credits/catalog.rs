@@ -54,6 +54,18 @@ pub async fn create_item(
     if !(0..=100_000).contains(&input.stock) {
         return Err(ServiceError::bad_input("stock", "库存须在0到100000之间"));
     }
+    if let Some(resource_id) = input.resource_id {
+        // The resource the item comes from: one of this community's resources list.
+        let resource = entity::lists::resource::Entity::find_by_id(resource_id)
+            .one(db)
+            .await?;
+        if resource.is_none_or(|r| r.community_id != input.community_id) {
+            return Err(ServiceError::bad_input(
+                "resourceId",
+                "资源不存在或不属于本社区",
+            ));
+        }
+    }
     let now = Utc::now();
     let txn = begin_write(db).await?;
     let created = catalog_item::ActiveModel {
