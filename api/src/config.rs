@@ -68,7 +68,25 @@ pub struct Settings {
     #[arg(long, env = "PROJECT_PASS_MARK", default_value_t = DEFAULT_PROJECT_PASS_MARK,
           value_parser = clap::value_parser!(i32).range(0..=100))]
     pub project_pass_mark: i32,
+    /// Requests per second each client IP address may send to /graphql
+    /// (a token bucket); 0 turns the per-IP limit off.
+    #[arg(long, env = "RATE_LIMIT_IP_PER_SEC", default_value_t = DEFAULT_RATE_LIMIT_IP_PER_SEC)]
+    pub rate_limit_ip_per_sec: f64,
+    /// The burst an IP address may send at once (the bucket's size).
+    #[arg(long, env = "RATE_LIMIT_IP_BURST", default_value_t = DEFAULT_RATE_LIMIT_IP_BURST)]
+    pub rate_limit_ip_burst: f64,
+    /// Requests per second each logged-in user may send; 0 turns it off.
+    #[arg(long, env = "RATE_LIMIT_USER_PER_SEC", default_value_t = DEFAULT_RATE_LIMIT_USER_PER_SEC)]
+    pub rate_limit_user_per_sec: f64,
+    /// The burst a user may send at once.
+    #[arg(long, env = "RATE_LIMIT_USER_BURST", default_value_t = DEFAULT_RATE_LIMIT_USER_BURST)]
+    pub rate_limit_user_burst: f64,
 }
+
+pub const DEFAULT_RATE_LIMIT_IP_PER_SEC: f64 = 1000.0;
+pub const DEFAULT_RATE_LIMIT_IP_BURST: f64 = 5000.0;
+pub const DEFAULT_RATE_LIMIT_USER_PER_SEC: f64 = 200.0;
+pub const DEFAULT_RATE_LIMIT_USER_BURST: f64 = 2000.0;
 
 pub const DEFAULT_PROJECT_PASS_MARK: i32 = 60;
 
@@ -91,6 +109,10 @@ impl Settings {
             max_body_bytes: 1 << 20,
             workers: None,
             project_pass_mark: DEFAULT_PROJECT_PASS_MARK,
+            rate_limit_ip_per_sec: DEFAULT_RATE_LIMIT_IP_PER_SEC,
+            rate_limit_ip_burst: DEFAULT_RATE_LIMIT_IP_BURST,
+            rate_limit_user_per_sec: DEFAULT_RATE_LIMIT_USER_PER_SEC,
+            rate_limit_user_burst: DEFAULT_RATE_LIMIT_USER_BURST,
         }
     }
 

@@ -2,7 +2,7 @@
 //! queries), GraphiQL, subscriptions over WebSocket at /graphql/ws, health,
 //! readiness and metrics.
 
-use std::net::TcpListener;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,15 +21,21 @@ use crate::graphql::loaders::Loaders;
 use crate::graphql::{LinliSchema, build_schema};
 use crate::metrics::{Metrics, OperationSlot};
 use crate::policy::Actor;
+use crate::ratelimit::{Limiter, Rate, retry_after_secs};
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
+const RATE_LIMITED: &str = "RATE_LIMITED";
 
 struct Shared {
     schema: LinliSchema,
     state: AppState,
     metrics: Metrics,
+    /// Requests per client IP address (token bucket).
+    ip_limiter: Limiter<IpAddr>,
+    /// Requests per logged-in user (token bucket).
+    user_limiter: Limiter<uuid::Uuid>,
 }
 
 /// A bound, not yet running server.
@@ -52,6 +58,14 @@ impl Application {
         let shared = web::Data::new(Shared {
             schema: build_schema(state.clone()),
             metrics: Metrics::new()?,
+            ip_limiter: Limiter::new(Rate {
+                per_second: state.settings.rate_limit_ip_per_sec,
+                burst: state.settings.rate_limit_ip_burst,
+            }),
+            user_limiter: Limiter::new(Rate {
+                per_second: state.settings.rate_limit_user_per_sec,
+                burst: state.settings.rate_limit_user_burst,
+            }),
             state: state.clone(),
         });
         let body_limit = state.settings.max_body_bytes;
@@ -161,11 +175,52 @@ fn token_rejected(media: MediaType, err: TokenError) -> HttpResponse {
     response
 }
 
+/// 429 with `RATE_LIMITED`, `extensions.retryAfter` (seconds) and `Retry-After`.
+fn rate_limited(media: MediaType, wait: Duration) -> HttpResponse {
+    let secs = retry_after_secs(wait);
+    let content_type = match media {
+        MediaType::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
+        MediaType::Json => JSON,
+    };
+    HttpResponse::build(StatusCode::TOO_MANY_REQUESTS)
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::RETRY_AFTER, secs.to_string()))
+        .body(
+            json!({"errors": [{
+                "message": format!("请求过于频繁，请{secs}秒后再试"),
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": secs},
+            }]})
+            .to_string(),
+        )
+}
+
+/// The client's address as the socket sees it (a proxy in front counts as
+/// one client).
+fn client_ip(req: &HttpRequest) -> IpAddr {
+    req.peer_addr()
+        .map(|addr| addr.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// The per-IP limit, checked before anything else is done for a request:
+/// the refusal to send, or None.
+fn limit_ip(req: &HttpRequest, shared: &Shared) -> Option<HttpResponse> {
+    let wait = shared.ip_limiter.check(client_ip(req)).err()?;
+    let media = negotiate(req.headers()).unwrap_or(MediaType::Json);
+    shared
+        .metrics
+        .observe(None, Duration::ZERO, std::iter::once(RATE_LIMITED));
+    Some(rate_limited(media, wait))
+}
+
 async fn graphql_post(
     req: HttpRequest,
     body: web::Bytes,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
+    if let Some(refused) = limit_ip(&req, &shared) {
+        return refused;
+    }
     let Some(media) = negotiate(req.headers()) else {
         return HttpResponse::NotAcceptable().finish();
     };
@@ -202,7 +257,10 @@ async fn graphql_post(
     execute(&req, &shared, media, request).await
 }
 
-fn graphql_request_from_json(value: Value) -> Result<async_graphql::Request, &'static str> {
+/// Reads a POST body (already parsed as JSON) into one GraphQL request;
+/// anything else (a batch, a missing query, wrong types) is refused with a
+/// message. Public for the parser fuzz tests.
+pub fn graphql_request_from_json(value: Value) -> Result<async_graphql::Request, &'static str> {
     let Value::Object(mut object) = value else {
         return Err("不支持批量请求：请求体须为一个 JSON 对象");
     };
@@ -259,6 +317,9 @@ async fn graphql_get(
     let Some(query) = get.query else {
         return graphiql(&req, &shared);
     };
+    if let Some(refused) = limit_ip(&req, &shared) {
+        return refused;
+    }
     let Some(media) = negotiate(req.headers()) else {
         return HttpResponse::NotAcceptable().finish();
     };
@@ -352,6 +413,14 @@ async fn execute(
         Ok(actor) => actor,
         Err(err) => return token_rejected(media, err),
     };
+    if let Actor::User(user_id) = actor
+        && let Err(wait) = shared.user_limiter.check(user_id)
+    {
+        shared
+            .metrics
+            .observe(None, Duration::ZERO, std::iter::once(RATE_LIMITED));
+        return rate_limited(media, wait);
+    }
     let slot = OperationSlot::default();
     let request = request
         .data(slot.clone())
@@ -385,9 +454,26 @@ async fn execute(
 /// that never reached execution (it did not parse or validate) is a 400
 /// without `data`; with application/json every answer is a 200.
 fn graphql_response(media: MediaType, response: async_graphql::Response) -> HttpResponse {
+    let mut response = response;
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
+    if request_error {
+        // Parse and validation errors (including the depth, complexity and
+        // directive limits) get a code too.
+        for error in &mut response.errors {
+            let has_code = error
+                .extensions
+                .as_ref()
+                .is_some_and(|ext| ext.get("code").is_some());
+            if !has_code {
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", "GRAPHQL_VALIDATION_FAILED");
+            }
+        }
+    }
     let mut body = Map::new();
     if (!request_error || media == MediaType::Json)
         && let Ok(data) = serde_json::to_value(&response.data)
@@ -423,6 +509,9 @@ async fn graphql_ws(
     payload: web::Payload,
     shared: web::Data<Shared>,
 ) -> actix_web::Result<HttpResponse> {
+    if let Some(refused) = limit_ip(&req, &shared) {
+        return Ok(refused);
+    }
     let state = Arc::new(shared.state.clone());
     GraphQLSubscription::new(shared.schema.clone())
         .keepalive_timeout(Duration::from_secs(60))

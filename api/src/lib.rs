@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod policy;
+pub mod ratelimit;
 pub mod seed;
 pub mod service;
 pub mod state;

@@ -6,6 +6,7 @@ pub mod context;
 pub mod covenant;
 pub mod credits;
 pub mod ids;
+pub mod limits;
 pub mod lists;
 pub mod loaders;
 pub mod org;
@@ -65,6 +66,7 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
     .limit_directives(MAX_DIRECTIVES)
+    .extension(limits::DocumentLimits)
     .extension(crate::metrics::OperationName)
 }
 

@@ -1,0 +1,341 @@
+//! Abuse limits: each attack is refused quickly with the right status and
+//! code, ordinary requests keep being answered while it runs, and the server
+//! is healthy afterwards. The per-IP and per-user rate limits answer 429
+//! RATE_LIMITED with a retry hint.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use linli::{Backend, TestApp, backend_tests, spawn_app_with};
+use serde_json::{Value, json};
+
+/// An attack must be refused well before a real query would time out.
+const QUICKLY: Duration = Duration::from_secs(3);
+
+async fn post(app: &TestApp, body: Vec<u8>) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .header("accept", "application/graphql-response+json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, body, started.elapsed())
+}
+
+fn query_body(query: &str) -> Vec<u8> {
+    json!({ "query": query }).to_string().into_bytes()
+}
+
+async fn assert_healthy(app: &TestApp) {
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ordinary = app
+        .gql(None, "{ regions(first: 5) { totalCount } }", json!({}))
+        .await;
+    assert!(ordinary.data()["regions"]["totalCount"].is_number());
+}
+
+fn first_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+fn first_message(body: &Value) -> String {
+    body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+fn deep_query(depth: usize) -> String {
+    let mut query = String::from("{ regions { edges { node { id ");
+    for _ in 0..depth {
+        query.push_str("parent { ");
+    }
+    query.push_str("id");
+    for _ in 0..depth {
+        query.push_str(" }");
+    }
+    query.push_str(" } } } }");
+    query
+}
+
+fn aliased_query(aliases: usize) -> String {
+    let mut query = String::from("{ ");
+    for i in 0..aliases {
+        query.push_str(&format!(
+            "a{i}: regions(first: 100) {{ totalCount edges {{ node {{ id name }} }} }} "
+        ));
+    }
+    query.push('}');
+    query
+}
+
+fn directive_query(directives: usize) -> String {
+    let mut query = String::from("{ __typename");
+    for _ in 0..directives {
+        query.push_str(" @include(if: true)");
+    }
+    query.push_str(" }");
+    query
+}
+
+async fn depth_50_is_refused(app: TestApp) {
+    let (status, body, elapsed) = post(&app, query_body(&deep_query(50))).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.get("data").is_none(), "never executed: {body}");
+    assert_eq!(
+        first_code(&body),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{body}"
+    );
+    let message = first_message(&body);
+    assert!(
+        message.contains("deep") || message.contains("depth"),
+        "{body}"
+    );
+    assert!(elapsed < QUICKLY, "refused in {elapsed:?}");
+    assert_healthy(&app).await;
+}
+
+async fn a_thousand_aliases_are_refused(app: TestApp) {
+    let (status, body, elapsed) = post(&app, query_body(&aliased_query(1_000))).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.get("data").is_none(), "never executed: {body}");
+    assert_eq!(
+        first_code(&body),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{body}"
+    );
+    let message = first_message(&body);
+    assert!(
+        message.contains("complex") || message.contains("字段"),
+        "{body}"
+    );
+    assert!(elapsed < QUICKLY, "refused in {elapsed:?}");
+    // A handful of aliases is ordinary and still runs.
+    let (status, body, _) = post(&app, query_body(&aliased_query(5))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["a4"]["totalCount"].is_number(), "{body}");
+    assert_healthy(&app).await;
+}
+
+async fn a_hundred_operation_batch_is_refused(app: TestApp) {
+    let batch: Vec<Value> = (0..100)
+        .map(|i| json!({"query": format!("query Q{i} {{ regions {{ totalCount }} }}")}))
+        .collect();
+    let (status, body, elapsed) = post(&app, Value::Array(batch).to_string().into_bytes()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(first_code(&body), Some("BAD_REQUEST"), "{body}");
+    assert!(first_message(&body).contains("批量"), "{body}");
+    assert!(elapsed < QUICKLY, "refused in {elapsed:?}");
+    // One document with 100 operations and no operationName does not run either.
+    let document: String = (0..100)
+        .map(|i| format!("query Q{i} {{ regions {{ totalCount }} }}\n"))
+        .collect();
+    let (status, body, _) = post(&app, query_body(&document)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    assert_healthy(&app).await;
+}
+
+async fn ten_thousand_directives_are_refused(app: TestApp) {
+    let (status, body, elapsed) = post(&app, query_body(&directive_query(10_000))).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.get("data").is_none(), "never executed: {body}");
+    assert_eq!(
+        first_code(&body),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{body}"
+    );
+    assert!(elapsed < QUICKLY, "refused in {elapsed:?}");
+    // Spread over many fields (one directive each) they are refused too:
+    // the document has too many fields and directives.
+    let mut spread = String::from("{ ");
+    for i in 0..10_000 {
+        spread.push_str(&format!("a{i}: __typename @include(if: true) "));
+    }
+    spread.push('}');
+    let (status, body, elapsed) = post(&app, query_body(&spread)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        first_code(&body),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{body}"
+    );
+    assert!(elapsed < QUICKLY, "refused in {elapsed:?}");
+    assert_healthy(&app).await;
+}
+
+async fn a_ten_megabyte_body_is_refused(app: TestApp) {
+    let huge = format!(
+        r#"{{"query":"{{ __typename }}","variables":{{"x":"{}"}}}}"#,
+        "a".repeat(10 << 20)
+    );
+    let started = Instant::now();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await;
+    let elapsed = started.elapsed();
+    // The server may answer 413 and close the connection before the client
+    // has finished sending: either way nothing ran.
+    if let Ok(response) = response {
+        assert_eq!(response.status(), 413);
+    }
+    assert!(elapsed < QUICKLY, "refused in {elapsed:?}");
+    assert_healthy(&app).await;
+}
+
+/// Ordinary queries keep being answered (successfully, without errors) while
+/// all the attacks are sent at once.
+async fn ordinary_traffic_is_served_during_attacks(app: TestApp) {
+    let attacks = async {
+        for _ in 0..3 {
+            let bodies = vec![
+                query_body(&deep_query(50)),
+                query_body(&aliased_query(1_000)),
+                query_body(&directive_query(10_000)),
+            ];
+            let sent = bodies.into_iter().map(|b| post(&app, b));
+            for (status, _, _) in futures_util::future::join_all(sent).await {
+                assert_eq!(status, 400);
+            }
+        }
+    };
+    let ordinary = async {
+        let mut answered = 0;
+        for _ in 0..20 {
+            let r = app
+                .gql(None, "{ regions(first: 5) { totalCount } }", json!({}))
+                .await;
+            assert!(r.data()["regions"]["totalCount"].is_number());
+            answered += 1;
+        }
+        answered
+    };
+    let ((), answered) = futures_util::join!(attacks, ordinary);
+    assert_eq!(answered, 20);
+    assert_healthy(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ip_rate_limit_answers_429_with_a_retry_hint() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.rate_limit_ip_burst = 5.0;
+        s.rate_limit_ip_per_sec = 0.5;
+    })
+    .await
+    .unwrap();
+    for _ in 0..5 {
+        let (status, body, _) = post(&app, query_body("{ __typename }")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .body(query_body("{ __typename }"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(first_code(&body), Some("RATE_LIMITED"));
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], retry_after);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("频繁")
+    );
+    // GET and the WebSocket endpoint count against the same bucket.
+    let r = app
+        .client
+        .get(app.graphql_url())
+        .query(&[("query", "{ __typename }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    // Health checks are never limited.
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // After the hinted wait a token is back.
+    tokio::time::sleep(Duration::from_secs(retry_after) + Duration::from_millis(200)).await;
+    let (status, _, _) = post(&app, query_body("{ __typename }")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_rate_limit_is_per_user() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.rate_limit_user_burst = 3.0;
+        s.rate_limit_user_per_sec = 0.2;
+    })
+    .await
+    .unwrap();
+    let world = app.world().await;
+    for _ in 0..3 {
+        app.gql(world.resident_a.token(), "{ me { id } }", json!({}))
+            .await
+            .data();
+    }
+    let refused = app
+        .gql(world.resident_a.token(), "{ me { id } }", json!({}))
+        .await;
+    assert_eq!(refused.status, 429);
+    refused.expect_error("RATE_LIMITED");
+    assert!(refused.body["errors"][0]["extensions"]["retryAfter"].as_u64() >= Some(1));
+    // A mutation refused by the limit writes nothing.
+    let before = app.count("SELECT COUNT(*) FROM audit_log").await;
+    let r = app
+        .gql(
+            world.resident_a.token(),
+            r#"mutation { updateProfile(displayName: "改名") { id } }"#,
+            json!({}),
+        )
+        .await;
+    r.expect_error("RATE_LIMITED");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log").await, before);
+    // Other users, and anonymous callers, have their own buckets.
+    app.gql(world.resident_b.token(), "{ me { id } }", json!({}))
+        .await
+        .data();
+    app.gql(None, "{ me { id } }", json!({})).await.data();
+}
+
+backend_tests!(
+    depth_50_is_refused,
+    a_thousand_aliases_are_refused,
+    a_hundred_operation_batch_is_refused,
+    ten_thousand_directives_are_refused,
+    a_ten_megabyte_body_is_refused,
+    ordinary_traffic_is_served_during_attacks,
+);
