@@ -725,20 +725,13 @@ pub async fn list_members(
         .limit(page.limit + 1)
         .all(db)
         .await?;
-    let viewer = standing_user(actor);
+    let viewer = actor.user_id().ok();
     Ok(
         Page::from_overfetch(rows, page.limit, total).map(|membership| MembershipView {
             reveal_personal: reveal || Some(membership.user_id) == viewer,
             membership,
         }),
     )
-}
-
-fn standing_user(actor: &Actor) -> Option<Uuid> {
-    match actor {
-        Actor::User(id) => Some(*id),
-        Actor::Anonymous => None,
-    }
 }
 
 fn roles_bits(roles: &[Role]) -> ServiceResult<i32> {
@@ -849,7 +842,7 @@ pub async fn memberships_visible_to(
     actor: &Actor,
     user_id: Uuid,
 ) -> ServiceResult<Vec<MembershipView>> {
-    if standing_user(actor) == Some(user_id) {
+    if actor.user_id().ok() == Some(user_id) {
         my_memberships(db, user_id).await
     } else {
         Ok(Vec::new())
@@ -862,7 +855,7 @@ pub async fn officer_roles_visible_to(
     actor: &Actor,
     user_id: Uuid,
 ) -> ServiceResult<Vec<region_officer::Model>> {
-    if standing_user(actor) == Some(user_id) {
+    if actor.user_id().ok() == Some(user_id) {
         officer_roles_of(db, user_id).await
     } else {
         Ok(Vec::new())
