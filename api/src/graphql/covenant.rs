@@ -50,22 +50,35 @@ impl From<ArticleInput> for covenant_service::ArticleInput {
     }
 }
 
-pub struct Covenant(pub covenant::Model);
+pub struct Covenant {
+    model: covenant::Model,
+    /// Pledge figures of the version in force, computed once for the fields that share them.
+    stats: tokio::sync::OnceCell<covenant_service::PledgeStats>,
+}
+
+impl Covenant {
+    pub fn new(model: covenant::Model) -> Self {
+        Covenant {
+            model,
+            stats: tokio::sync::OnceCell::new(),
+        }
+    }
+}
 
 #[Object]
 impl Covenant {
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.model.id)
     }
 
     async fn community(&self, ctx: &Context<'_>) -> Result<Community> {
-        crate::graphql::org::load_community(ctx, self.0.community_id).await
+        crate::graphql::org::load_community(ctx, self.model.community_id).await
     }
 
     /// The version in force, readable by anyone.
     async fn in_force(&self, ctx: &Context<'_>) -> Result<Option<CovenantVersion>> {
         Ok(
-            covenant_service::in_force(&ctx.state().db, self.0.community_id)
+            covenant_service::in_force(&ctx.state().db, self.model.community_id)
                 .await?
                 .map(CovenantVersion),
         )
@@ -75,7 +88,7 @@ impl Covenant {
     /// staff drafts too, for anyone else only the one in force.
     async fn versions(&self, ctx: &Context<'_>) -> Result<Vec<CovenantVersion>> {
         let rows =
-            covenant_service::versions_visible(&ctx.state().db, &ctx.actor(), &self.0).await?;
+            covenant_service::versions_visible(&ctx.state().db, &ctx.actor(), &self.model).await?;
         Ok(rows.into_iter().map(CovenantVersion).collect())
     }
 
@@ -93,7 +106,7 @@ impl Covenant {
     /// Whether the caller has pledged to the version in force.
     async fn pledged_by_me(&self, ctx: &Context<'_>) -> Result<bool> {
         let state = ctx.state();
-        match covenant_service::in_force(&state.db, self.0.community_id).await? {
+        match covenant_service::in_force(&state.db, self.model.community_id).await? {
             Some(version) => {
                 Ok(covenant_service::has_pledged(&state.db, &ctx.actor(), version.id).await?)
             }
@@ -103,20 +116,27 @@ impl Covenant {
 
     /// Excellent-covenant awards (优秀公约), by year.
     async fn awards(&self, ctx: &Context<'_>) -> Result<Vec<CovenantAward>> {
-        let rows = covenant_service::awards_of(&ctx.state().db, &[self.0.id]).await?;
+        let rows = covenant_service::awards_of(&ctx.state().db, &[self.model.id]).await?;
         Ok(rows.into_iter().map(CovenantAward).collect())
     }
 }
 
 impl Covenant {
     async fn stats(&self, ctx: &Context<'_>) -> Result<covenant_service::PledgeStats> {
-        let state = ctx.state();
-        Ok(
-            match covenant_service::in_force(&state.db, self.0.community_id).await? {
-                Some(version) => covenant_service::pledge_stats(&state.db, &version).await?,
-                None => covenant_service::PledgeStats::default(),
-            },
-        )
+        let stats = self
+            .stats
+            .get_or_try_init(|| async {
+                let state = ctx.state();
+                let stats = match covenant_service::in_force(&state.db, self.model.community_id)
+                    .await?
+                {
+                    Some(version) => covenant_service::pledge_stats(&state.db, &version).await?,
+                    None => covenant_service::PledgeStats::default(),
+                };
+                Ok::<_, crate::error::ServiceError>(stats)
+            })
+            .await?;
+        Ok(*stats)
     }
 }
 
@@ -367,7 +387,7 @@ impl RegionCovenant {
     }
 
     async fn covenant(&self) -> Option<Covenant> {
-        self.0.covenant.clone().map(Covenant)
+        self.0.covenant.clone().map(Covenant::new)
     }
 
     /// The status of the newest version (null: no covenant yet).
@@ -409,7 +429,7 @@ impl CovenantQuery {
         Ok(
             covenant_service::for_community(&ctx.state().db, community_id)
                 .await?
-                .map(Covenant),
+                .map(Covenant::new),
         )
     }
 
@@ -568,7 +588,7 @@ impl CovenantMutation {
     /// The caller pledges to keep the version in force (once per version).
     async fn pledge_covenant(&self, ctx: &Context<'_>, community_id: ID) -> Result<Covenant> {
         let community_id = parse_id(&community_id, "communityId")?;
-        Ok(Covenant(
+        Ok(Covenant::new(
             covenant_service::pledge(&ctx.state().db, &ctx.actor(), community_id).await?,
         ))
     }
