@@ -63,6 +63,10 @@ pub struct Settings {
     /// HTTP worker threads; default: one per core.
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
+    /// How long a DataLoader waits for more keys before it runs one batched
+    /// query for a nested field, in milliseconds.
+    #[arg(long, env = "LOADER_DELAY_MS", default_value_t = 1)]
+    pub loader_delay_ms: u64,
     /// The street review score (0–100) at or above which a project enters
     /// the library (入库); below it the project is REJECTED.
     #[arg(long, env = "PROJECT_PASS_MARK", default_value_t = DEFAULT_PROJECT_PASS_MARK,
@@ -108,6 +112,7 @@ impl Settings {
             log_format: LogFormat::Text,
             max_body_bytes: 1 << 20,
             workers: None,
+            loader_delay_ms: 1,
             project_pass_mark: DEFAULT_PROJECT_PASS_MARK,
             rate_limit_ip_per_sec: DEFAULT_RATE_LIMIT_IP_PER_SEC,
             rate_limit_ip_burst: DEFAULT_RATE_LIMIT_IP_BURST,

@@ -55,9 +55,14 @@ impl Application {
             state.tally_hub.clone(),
         );
         let port = listener.local_addr()?.port();
+        let request_metrics = Metrics::new()?;
+        // Requests get their own handle of the pool, whose statements are
+        // counted; the background tasks above keep the uncounted one.
+        let mut state = state;
+        request_metrics.count_statements(&mut state.db);
         let shared = web::Data::new(Shared {
             schema: build_schema(state.clone()),
-            metrics: Metrics::new()?,
+            metrics: request_metrics,
             ip_limiter: Limiter::new(Rate {
                 per_second: state.settings.rate_limit_ip_per_sec,
                 burst: state.settings.rate_limit_ip_burst,
@@ -425,7 +430,10 @@ async fn execute(
     let request = request
         .data(slot.clone())
         .data(Session(actor))
-        .data(Loaders::new(&shared.state.db));
+        .data(Loaders::new(
+            &shared.state.db,
+            Duration::from_millis(shared.state.settings.loader_delay_ms),
+        ));
     let started = Instant::now();
     let response = shared.schema.execute(request).await;
     let codes: Vec<String> = response
@@ -537,7 +545,10 @@ async fn graphql_ws(
             };
             let mut data = async_graphql::Data::default();
             data.insert(Session(actor));
-            data.insert(Loaders::new(&state.db));
+            data.insert(Loaders::new(
+                &state.db,
+                Duration::from_millis(state.settings.loader_delay_ms),
+            ));
             Ok(data)
         })
         .start(&req, payload)

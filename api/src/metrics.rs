@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use sea_orm::{DatabaseConnection, DbBackend};
 
@@ -22,6 +23,8 @@ pub struct Metrics {
     errors: IntCounterVec,
     pool_size: IntGauge,
     pool_idle: IntGauge,
+    db_statements: IntCounter,
+    db_statement_errors: IntCounter,
     seen_operations: Mutex<HashSet<String>>,
 }
 
@@ -52,7 +55,17 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(pool_size.clone()))?;
+        let db_statements = IntCounter::new(
+            "db_statements_total",
+            "SQL statements run while answering requests",
+        )?;
+        let db_statement_errors = IntCounter::new(
+            "db_statement_errors_total",
+            "SQL statements that failed while answering requests",
+        )?;
         registry.register(Box::new(pool_idle.clone()))?;
+        registry.register(Box::new(db_statements.clone()))?;
+        registry.register(Box::new(db_statement_errors.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -60,8 +73,24 @@ impl Metrics {
             errors,
             pool_size,
             pool_idle,
+            db_statements,
+            db_statement_errors,
             seen_operations: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// Counts every statement run through this handle of the pool (other
+    /// clones, such as the background tasks', are not counted): the N+1
+    /// tests read the counter before and after one request.
+    pub fn count_statements(&self, db: &mut DatabaseConnection) {
+        let statements = self.db_statements.clone();
+        let errors = self.db_statement_errors.clone();
+        db.set_metric_callback(move |info| {
+            statements.inc();
+            if info.failed {
+                errors.inc();
+            }
+        });
     }
 
     pub fn observe<'a>(

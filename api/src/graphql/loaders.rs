@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::consultation::proposal;
 use entity::credits::catalog_item;
-use entity::lists::{need, organisation, project, resource};
+use entity::lists::{need, organisation, pledge, project, resource, resource_window};
 use entity::org::{household, region, user};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::error::ServiceError;
@@ -44,6 +45,76 @@ where
     }
 }
 
+/// A one-to-many relation: the rows of `Child` that point at a parent id.
+pub trait HasMany: 'static {
+    type Child: EntityTrait;
+    fn parent_column() -> <Self::Child as EntityTrait>::Column;
+    fn parent_of(child: &<Self::Child as EntityTrait>::Model) -> Uuid;
+    /// The order of each parent's children.
+    fn order_column() -> <Self::Child as EntityTrait>::Column;
+}
+
+/// Loads the children of a batch of parents in one statement.
+pub struct Children<R> {
+    db: DatabaseConnection,
+    relation: PhantomData<fn() -> R>,
+}
+
+impl<R> Loader<Uuid> for Children<R>
+where
+    R: HasMany,
+    <R::Child as EntityTrait>::Model: Clone + Send + Sync,
+{
+    type Value = Vec<<R::Child as EntityTrait>::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = R::Child::find()
+            .filter(R::parent_column().is_in(keys.iter().copied()))
+            .order_by_asc(R::order_column())
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        let mut grouped: HashMap<Uuid, Self::Value> = HashMap::new();
+        for row in rows {
+            grouped.entry(R::parent_of(&row)).or_default().push(row);
+        }
+        Ok(grouped)
+    }
+}
+
+/// A project's pledges, oldest first.
+pub struct PledgesOfProject;
+
+impl HasMany for PledgesOfProject {
+    type Child = pledge::Entity;
+    fn parent_column() -> pledge::Column {
+        pledge::Column::ProjectId
+    }
+    fn parent_of(child: &pledge::Model) -> Uuid {
+        child.project_id
+    }
+    fn order_column() -> pledge::Column {
+        pledge::Column::Id
+    }
+}
+
+/// A resource's availability windows, earliest first.
+pub struct WindowsOfResource;
+
+impl HasMany for WindowsOfResource {
+    type Child = resource_window::Entity;
+    fn parent_column() -> resource_window::Column {
+        resource_window::Column::ResourceId
+    }
+    fn parent_of(child: &resource_window::Model) -> Uuid {
+        child.resource_id
+    }
+    fn order_column() -> resource_window::Column {
+        resource_window::Column::StartsAt
+    }
+}
+
 pub struct Loaders {
     pub region: DataLoader<ById<region::Entity>>,
     pub household: DataLoader<ById<household::Entity>>,
@@ -55,9 +126,25 @@ pub struct Loaders {
     pub organisation: DataLoader<ById<organisation::Entity>>,
     pub rating_summary: DataLoader<RatingSummaries>,
     pub proposal: DataLoader<ById<proposal::Entity>>,
+    pub pledges_of_project: DataLoader<Children<PledgesOfProject>>,
+    pub windows_of_resource: DataLoader<Children<WindowsOfResource>>,
 }
 
-fn by_id<E: KeyedEntity>(db: &DatabaseConnection) -> DataLoader<ById<E>>
+fn children<R: HasMany>(db: &DatabaseConnection, delay: Duration) -> DataLoader<Children<R>>
+where
+    <R::Child as EntityTrait>::Model: Clone + Send + Sync,
+{
+    DataLoader::new(
+        Children {
+            db: db.clone(),
+            relation: PhantomData,
+        },
+        tokio::spawn,
+    )
+    .delay(delay)
+}
+
+fn by_id<E: KeyedEntity>(db: &DatabaseConnection, delay: Duration) -> DataLoader<ById<E>>
 where
     E::Model: Clone + Send + Sync,
 {
@@ -68,21 +155,29 @@ where
         },
         tokio::spawn,
     )
+    .delay(delay)
 }
 
 impl Loaders {
-    pub fn new(db: &DatabaseConnection) -> Self {
+    /// `delay`: how long each loader gathers keys before its batched query
+    /// (LOADER_DELAY_MS). The batch runs when the timer fires, on another
+    /// thread, so a page whose fields take longer than that to reach their
+    /// loaders is fetched in more than one batch.
+    pub fn new(db: &DatabaseConnection, delay: Duration) -> Self {
         Loaders {
-            region: by_id(db),
-            household: by_id(db),
-            user: by_id(db),
-            resource: by_id(db),
-            need: by_id(db),
-            project: by_id(db),
-            organisation: by_id(db),
-            rating_summary: DataLoader::new(RatingSummaries { db: db.clone() }, tokio::spawn),
-            catalog_item: by_id(db),
-            proposal: by_id(db),
+            region: by_id(db, delay),
+            household: by_id(db, delay),
+            user: by_id(db, delay),
+            resource: by_id(db, delay),
+            need: by_id(db, delay),
+            project: by_id(db, delay),
+            organisation: by_id(db, delay),
+            rating_summary: DataLoader::new(RatingSummaries { db: db.clone() }, tokio::spawn)
+                .delay(delay),
+            catalog_item: by_id(db, delay),
+            proposal: by_id(db, delay),
+            pledges_of_project: children(db, delay),
+            windows_of_resource: children(db, delay),
         }
     }
 }

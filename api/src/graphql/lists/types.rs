@@ -11,7 +11,6 @@ use crate::graphql::loaders::load_error;
 use crate::graphql::org::{Community, User};
 use crate::service::lists::needs::NeedView;
 use crate::service::lists::projects as project_service;
-use crate::service::lists::resources as resource_service;
 use crate::service::lists::{indices, matching};
 
 // ---------- enums ----------
@@ -196,8 +195,13 @@ impl Resource {
     }
     /// When it can be used.
     async fn windows(&self, ctx: &Context<'_>) -> Result<Vec<AvailabilityWindow>> {
-        Ok(resource_service::windows_of(&ctx.state().db, self.0.id)
-            .await?
+        Ok(ctx
+            .loaders()
+            .windows_of_resource
+            .load_one(self.0.id)
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default()
             .into_iter()
             .map(AvailabilityWindow)
             .collect())
@@ -431,8 +435,13 @@ impl Project {
         Ok(views.into_iter().map(Need).collect())
     }
     async fn pledges(&self, ctx: &Context<'_>) -> Result<Vec<Pledge>> {
-        Ok(project_service::pledges_of(&ctx.state().db, self.0.id)
-            .await?
+        Ok(ctx
+            .loaders()
+            .pledges_of_project
+            .load_one(self.0.id)
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default()
             .into_iter()
             .map(Pledge)
             .collect())

@@ -1220,17 +1220,6 @@ pub async fn activities_of(
         .await?)
 }
 
-pub async fn pledges_of(
-    db: &DatabaseConnection,
-    project_id: Uuid,
-) -> ServiceResult<Vec<pledge::Model>> {
-    Ok(pledge::Entity::find()
-        .filter(pledge::Column::ProjectId.eq(project_id))
-        .order_by_asc(pledge::Column::Id)
-        .all(db)
-        .await?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

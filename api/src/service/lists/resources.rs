@@ -481,14 +481,3 @@ fn escape_like(text: &str) -> String {
     }
     out
 }
-
-pub async fn windows_of(
-    db: &DatabaseConnection,
-    resource_id: Uuid,
-) -> ServiceResult<Vec<resource_window::Model>> {
-    Ok(resource_window::Entity::find()
-        .filter(resource_window::Column::ResourceId.eq(resource_id))
-        .order_by_asc(resource_window::Column::StartsAt)
-        .all(db)
-        .await?)
-}
