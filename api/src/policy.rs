@@ -10,7 +10,8 @@ use entity::org::region::RegionKind;
 use entity::org::region_officer::OfficerRole;
 use entity::org::{membership, region, region_officer, user};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Iterable,
+    PaginatorTrait, QueryFilter, QuerySelect, Value,
 };
 use uuid::Uuid;
 
@@ -295,17 +296,74 @@ pub async fn standing<C: ConnectionTrait>(
     community_id: Uuid,
 ) -> ServiceResult<Standing> {
     let user_id = actor.user_id()?;
-    let community = find_community(db, community_id).await?;
-    let roles = active_roles(db, user_id, community_id).await?;
-    let officer_roles = officer_roles_over(db, user_id, &community).await?;
-    let is_admin = is_platform_admin(db, user_id).await?;
+    // Asked on nearly every request, so one statement: the community, the
+    // caller's ACTIVE roles in it, the officer roles they hold on it or above
+    // it, and whether the user (still) exists and is a platform admin.
+    let officer_held = |role: OfficerRole| {
+        (
+            format!(
+                "EXISTS (SELECT 1 FROM region_officer o WHERE o.user_id = ? AND o.role = ? \
+                 AND o.region_id IN (r.id, r.district_id, r.street_id)) AS {}",
+                officer_column(role)
+            ),
+            [Value::from(user_id), Value::from(role.to_value())],
+        )
+    };
+    let officers: Vec<_> = OfficerRole::iter().map(officer_held).collect();
+    let sql = format!(
+        "SELECT r.id, r.name, r.kind, r.parent_id, r.district_id, r.street_id, r.created_at, \
+         (SELECT m.roles FROM membership m WHERE m.user_id = ? AND m.community_id = r.id \
+          AND m.status = ?) AS member_roles, \
+         (SELECT u.is_platform_admin FROM users u WHERE u.id = ?) AS is_admin, {} \
+         FROM region r WHERE r.id = ? AND r.kind = ?",
+        officers
+            .iter()
+            .map(|(column, _)| column.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut values = vec![
+        Value::from(user_id),
+        Value::from(MembershipStatus::Active.to_value()),
+        Value::from(user_id),
+    ];
+    values.extend(officers.into_iter().flat_map(|(_, values)| values));
+    values.push(Value::from(community_id));
+    values.push(Value::from(RegionKind::Community.to_value()));
+    let row = db
+        .query_one_raw(crate::db::statement(
+            db.get_database_backend(),
+            &sql,
+            values,
+        ))
+        .await?
+        .ok_or(ServiceError::NotFound("社区"))?;
+    let community = region::Model::from_query_result(&row, "")?;
+    let is_admin: Option<bool> = row.try_get("", "is_admin")?;
+    // A token for a user who no longer exists.
+    let is_admin = is_admin.ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
+    let member_roles: Option<i32> = row.try_get("", "member_roles")?;
+    let mut officer_roles = Vec::new();
+    for role in OfficerRole::iter() {
+        if row.try_get::<bool>("", officer_column(role))? {
+            officer_roles.push(role);
+        }
+    }
     Ok(Standing {
         user_id,
         community,
-        roles,
+        roles: member_roles.map(Role::from_bits).unwrap_or_default(),
         officer_roles,
         is_admin,
     })
+}
+
+fn officer_column(role: OfficerRole) -> &'static str {
+    match role {
+        OfficerRole::DistrictAdmin => "is_district_admin",
+        OfficerRole::StreetAdmin => "is_street_admin",
+        OfficerRole::Observer => "is_observer",
+    }
 }
 
 /// Everything the policy knows of a caller in one community.
@@ -506,41 +564,6 @@ pub async fn find_community<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound("社区"))
-}
-
-async fn active_roles<C: ConnectionTrait>(
-    db: &C,
-    user_id: Uuid,
-    community_id: Uuid,
-) -> ServiceResult<Vec<Role>> {
-    let bits: Option<i32> = membership::Entity::find()
-        .select_only()
-        .column(membership::Column::Roles)
-        .filter(membership::Column::UserId.eq(user_id))
-        .filter(membership::Column::CommunityId.eq(community_id))
-        .filter(membership::Column::Status.eq(MembershipStatus::Active))
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(bits.map(Role::from_bits).unwrap_or_default())
-}
-
-async fn officer_roles_over<C: ConnectionTrait>(
-    db: &C,
-    user_id: Uuid,
-    community: &region::Model,
-) -> ServiceResult<Vec<OfficerRole>> {
-    // The community itself too: only observers can sit on a community
-    // (officer_role_fits), and they observe it as they would from above.
-    let roles: Vec<OfficerRole> = region_officer::Entity::find()
-        .select_only()
-        .column(region_officer::Column::Role)
-        .filter(region_officer::Column::UserId.eq(user_id))
-        .filter(region_officer::Column::RegionId.is_in(lineage(community)))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(roles)
 }
 
 async fn is_platform_admin<C: ConnectionTrait>(db: &C, user_id: Uuid) -> ServiceResult<bool> {
