@@ -1,15 +1,20 @@
 //! Connecting to SQLite or PostgreSQL, migrating, and beginning write transactions.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait, Value,
 };
+use tokio::sync::OwnedMutexGuard;
 
 use crate::config::{Settings, ensure_dir};
 
@@ -50,18 +55,96 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .context("database migration failed")
 }
 
-/// Begins a transaction that will write. On SQLite it takes the write lock at
-/// once (BEGIN IMMEDIATE), so concurrent writers queue on the busy timeout
-/// instead of failing with “database is locked” when a reader upgrades.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+/// A transaction that will write. On SQLite it also holds this process's
+/// writer lock of the database file until it commits, rolls back or drops.
+pub struct WriteTransaction {
+    txn: DatabaseTransaction,
+    // Declared after `txn`: released only once the transaction is over.
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTransaction {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTransaction {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+/// One writer lock per SQLite file in this process. SQLite lets one writer
+/// in at a time; without this, concurrent writers each take a pooled
+/// connection and poll SQLite's busy handler, which sleeps 1, 2, 5, 10… ms
+/// between tries, so under load most of the time goes to sleeping. With it
+/// they queue here in arrival order and start the moment the lock is free.
+fn sqlite_writer_lock(db: &DatabaseConnection) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: LazyLock<std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    let mut locks = LOCKS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    locks.entry(file).or_default().clone()
+}
+
+/// Begins a transaction that will write. On SQLite it waits for this
+/// process's writer lock, then takes SQLite's write lock at once (BEGIN
+/// IMMEDIATE), so a reader never has to upgrade and fail with “database is
+/// locked”; other processes on the same file still wait on the busy timeout.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
     if db.get_database_backend() == DbBackend::Sqlite {
-        db.begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
+        let writer = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, sqlite_writer_lock(db).lock_owned())
+            .await
+            .map_err(|_| {
+                DbErr::Custom("database is locked: no write lock after the busy timeout".into())
+            })?;
+        let txn = db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        Ok(WriteTransaction {
+            txn,
+            _writer: Some(writer),
         })
-        .await
     } else {
-        db.begin().await
+        Ok(WriteTransaction {
+            txn: db.begin().await?,
+            _writer: None,
+        })
     }
 }
 

@@ -6,9 +6,7 @@ use entity::auth::refresh_token;
 use entity::org::user;
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -360,7 +358,7 @@ fn hash_token(token: &str) -> String {
 }
 
 /// Used by the CLI and the demo seed: creates a user with a phone + password login.
-pub async fn create_password_user<C: TransactionTrait + ConnectionTrait>(
+pub async fn create_password_user<C: ConnectionTrait>(
     db: &C,
     phone: &str,
     display_name: &str,

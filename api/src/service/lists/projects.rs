@@ -28,8 +28,7 @@ use entity::org::region::{self, RegionKind};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -37,7 +36,7 @@ use uuid::Uuid;
 use super::needs::{self as need_service, NeedView};
 use super::{optional_text, statement};
 use crate::audit::{self, AuditEntry};
-use crate::db::begin_write;
+use crate::db::{WriteTransaction, begin_write};
 use crate::error::{ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role, Standing};
 use crate::service::page::{Page, PageRequest};
@@ -278,7 +277,7 @@ pub async fn create_project(
 /// UPDATE that succeeds only while the resource is AVAILABLE with enough
 /// units left; it becomes RESERVED when nothing is left.
 async fn reserve(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     street_id: Uuid,
     resource_id: Uuid,
     quantity: i32,
@@ -317,7 +316,7 @@ async fn reserve(
 
 /// Settles a RESERVED pledge: `used` units are consumed, the rest released.
 async fn settle(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     pledge: &pledge::Model,
     used: i32,
     actor_id: Uuid,
@@ -383,7 +382,7 @@ async fn settle(
 }
 
 async fn record_resource_change(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     before: &resource::Model,
     actor_id: Uuid,
     action: &'static str,
@@ -409,7 +408,7 @@ async fn record_resource_change(
 /// Releases every reservation of a project that will not run, and frees its
 /// needs for another project (they stay MATCHED).
 async fn release_all(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     project_id: Uuid,
     actor_id: Uuid,
 ) -> ServiceResult<()> {
@@ -441,7 +440,7 @@ async fn reserved_pledges<C: ConnectionTrait>(
 /// Moves a project from its current status to `to` inside `txn`, only if
 /// it is still there, with the extra column changes, and records it.
 async fn move_project(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     found: &project::Model,
     to: ProjectStatus,
     extra: Vec<(project::Column, sea_orm::sea_query::SimpleExpr)>,

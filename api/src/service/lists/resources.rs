@@ -378,7 +378,7 @@ async fn load_for_change(
 }
 
 async fn finish_change(
-    txn: sea_orm::DatabaseTransaction,
+    txn: crate::db::WriteTransaction,
     before: &resource::Model,
     user_id: Uuid,
     action: &'static str,
