@@ -215,7 +215,7 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
 
     #[test]
     fn redact_hides_the_password_only() {
@@ -228,11 +228,6 @@ mod tests {
             "sqlite://./data/linli.db"
         );
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     #[test]
     fn placeholders_are_numbered_for_postgres() {
