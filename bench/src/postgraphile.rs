@@ -35,6 +35,9 @@ fn dir() -> PathBuf {
 /// and @dataplan/pg; on Node 20 `Promise.withResolvers` is missing and every
 /// table query fails), so it runs on the Node that `npm ci` installs in
 /// bench/postgraphile (npm package `node`), not on the system's.
+/// graphile.config.mjs there turns on GraphQL over GET, which the readiness
+/// check (`GET /graphql?query={__typename}`) needs; without it grafserv
+/// answers 405.
 pub async fn start(database_url: &str) -> anyhow::Result<Server> {
     let node = dir().join("node_modules/.bin/node");
     let cli = dir().join("node_modules/.bin/postgraphile");
@@ -52,6 +55,8 @@ pub async fn start(database_url: &str) -> anyhow::Result<Server> {
     command
         .current_dir(dir())
         .arg(cli)
+        .arg("-C")
+        .arg("graphile.config.mjs")
         .arg("-c")
         .arg(database_url)
         .arg("-s")
