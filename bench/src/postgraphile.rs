@@ -31,19 +31,32 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("postgraphile")
 }
 
+/// PostGraphile 5 needs Node 22 or later (`engines` of postgraphile, grafast
+/// and @dataplan/pg; on Node 20 `Promise.withResolvers` is missing and every
+/// table query fails), so it runs on the Node that `npm ci` installs in
+/// bench/postgraphile (npm package `node`), not on the system's.
+/// graphile.config.mjs there turns on GraphQL over GET, which the readiness
+/// check (`GET /graphql?query={__typename}`) needs; without it grafserv
+/// answers 405.
 pub async fn start(database_url: &str) -> anyhow::Result<Server> {
+    let node = dir().join("node_modules/.bin/node");
     let cli = dir().join("node_modules/.bin/postgraphile");
-    if !cli.exists() {
-        anyhow::bail!(
-            "{} is missing: run `npm ci` in {}",
-            cli.display(),
-            dir().display()
-        );
+    for file in [&node, &cli] {
+        if !file.exists() {
+            anyhow::bail!(
+                "{} is missing: run `npm ci` in {}",
+                file.display(),
+                dir().display()
+            );
+        }
     }
     let port = free_port()?;
-    let mut command = Command::new(cli);
+    let mut command = Command::new(node);
     command
         .current_dir(dir())
+        .arg(cli)
+        .arg("-C")
+        .arg("graphile.config.mjs")
         .arg("-c")
         .arg(database_url)
         .arg("-s")
