@@ -13,7 +13,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{parse_id, parse_opt_id, to_id};
 use crate::graphql::loaders::load_error;
 use crate::graphql::org::{Community, User};
-use crate::graphql::page::{LinliConnection, connection, page_request};
+use crate::graphql::page::{LinliConnection, connection, page_request_for};
 use crate::service::consultation::ballot::{self as ballot_service, OpenBallot, VisibleTally};
 use crate::service::consultation::council as council_service;
 use crate::service::consultation::meeting::{
@@ -235,7 +235,7 @@ impl Proposal {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<LinliConnection<ProposalComment>> {
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let found =
             proposal_service::list_comments(&ctx.state().db, &ctx.actor(), self.0.id, page).await?;
         Ok(connection(found, |c| c.comment.id, ProposalComment))
@@ -609,7 +609,7 @@ impl ConsultationQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Proposal>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let found = proposal_service::list_proposals(
             &ctx.state().db,
             &ctx.actor(),
@@ -657,7 +657,7 @@ impl ConsultationQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Meeting>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let found =
             meeting_service::list_meetings(&ctx.state().db, &ctx.actor(), community_id, page)
                 .await?;
@@ -675,7 +675,7 @@ impl ConsultationQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<BallotResult>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let found = ballot_service::result_notices(
             &ctx.state().db,
             &ctx.actor(),

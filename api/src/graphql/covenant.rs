@@ -11,7 +11,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{parse_id, parse_opt_id, to_id};
 use crate::graphql::loaders::load_error;
 use crate::graphql::org::{Community, Household, User};
-use crate::graphql::page::{LinliConnection, connection, page_request};
+use crate::graphql::page::{LinliConnection, connection, page_request_for};
 use crate::service::covenant::{
     self as covenant_service, ArticleView, ChangeKind, RegionCovenantRow, SpanKind,
 };
@@ -464,7 +464,7 @@ impl CovenantQuery {
     ) -> Result<LinliConnection<CovenantComment>> {
         let version_id = parse_id(&version_id, "versionId")?;
         let article_id = parse_opt_id(&article_id, "articleId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows =
             covenant_service::comments(&ctx.state().db, &ctx.actor(), version_id, article_id, page)
                 .await?;
@@ -500,7 +500,7 @@ impl CovenantQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<RegionCovenant>> {
         let region_id = parse_id(&region_id, "regionId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows =
             covenant_service::region_covenants(&ctx.state().db, &ctx.actor(), region_id, page)
                 .await?;

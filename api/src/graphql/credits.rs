@@ -12,7 +12,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{parse_id, parse_opt_id, to_id};
 use crate::graphql::loaders::load_error;
 use crate::graphql::org::{Membership, User};
-use crate::graphql::page::{LinliConnection, connection, page_request};
+use crate::graphql::page::{LinliConnection, connection, page_request_for};
 use crate::policy::Actor;
 use crate::service::credits::activities::{self, Check, NewActivity};
 use crate::service::credits::catalog::{self, NewItem};
@@ -603,7 +603,7 @@ impl CreditsQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Posting>> {
         let account_id = parse_id(&account_id, "accountId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows =
             ledger::account_postings(&ctx.state().db, &ctx.actor(), account_id, page).await?;
         Ok(connection(rows, |p| p.posting.id, Posting))
@@ -644,7 +644,7 @@ impl CreditsQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Activity>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows =
             activities::list_activities(&ctx.state().db, &ctx.actor(), community_id, page).await?;
         Ok(connection(rows, |a| a.id, Activity))
@@ -674,7 +674,7 @@ impl CreditsQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<CatalogItem>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows = catalog::list_items(&ctx.state().db, &ctx.actor(), community_id, page).await?;
         Ok(connection(rows, |i| i.id, CatalogItem))
     }
@@ -703,7 +703,7 @@ impl CreditsQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Volunteer>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows =
             volunteers::list_volunteers(&ctx.state().db, &ctx.actor(), community_id, skill, page)
                 .await?;

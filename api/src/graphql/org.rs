@@ -8,7 +8,7 @@ use entity::org::{household, region, region_officer, user};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{parse_id, parse_opt_id, to_id};
 use crate::graphql::loaders::load_error;
-use crate::graphql::page::{LinliConnection, connection, page_request};
+use crate::graphql::page::{LinliConnection, connection, page_request_for};
 use crate::policy;
 use crate::service::auth::{self as auth_service, AuthSession};
 use crate::service::org::{
@@ -292,7 +292,7 @@ impl Region {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<LinliConnection<Region>> {
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows = org_service::child_regions(&ctx.state().db, Some(self.0.id), page).await?;
         Ok(connection(rows, |r| r.id, Region))
     }
@@ -396,7 +396,7 @@ impl OrgQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Region>> {
         let parent_id = parse_opt_id(&parent_id, "parentId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows = org_service::child_regions(&ctx.state().db, parent_id, page).await?;
         Ok(connection(rows, |r| r.id, Region))
     }
@@ -415,7 +415,7 @@ impl OrgQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Membership>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let filter = MemberFilter {
             status: status.map(Into::into),
             role: role.map(Into::into),

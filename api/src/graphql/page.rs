@@ -1,7 +1,7 @@
 //! Relay connections with opaque keyset cursors and a hard page-size limit.
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{OutputType, SimpleObject};
+use async_graphql::{Context, OutputType, SimpleObject};
 use base64::Engine;
 use uuid::Uuid;
 
@@ -30,7 +30,19 @@ pub fn decode_cursor(cursor: &str) -> Option<Uuid> {
     Uuid::parse_str(text.strip_prefix(CURSOR_PREFIX)?).ok()
 }
 
-/// Reads `first` and `after` into a page to fetch.
+/// Reads `first` and `after` of a connection field into a page to fetch;
+/// the total is counted only when the query selects `totalCount`.
+pub fn page_request_for(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<PageRequest> {
+    let mut page = page_request(first, after)?;
+    page.with_total = ctx.look_ahead().field("totalCount").exists();
+    Ok(page)
+}
+
+/// Reads `first` and `after` into a page to fetch (with its total).
 pub fn page_request(
     first: Option<i32>,
     after: Option<String>,
@@ -58,7 +70,11 @@ pub fn page_request(
                 .ok_or_else(|| api_error(ServiceError::bad_input("after", "分页游标无效")))?,
         ),
     };
-    Ok(PageRequest { limit, after })
+    Ok(PageRequest {
+        limit,
+        after,
+        with_total: true,
+    })
 }
 
 /// Maps a fetched page to a connection; `id_of` gives each row's cursor key.

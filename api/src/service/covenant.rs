@@ -583,9 +583,12 @@ pub async fn comments(
     if let Some(article_id) = article_id {
         condition = condition.add(covenant_comment::Column::ArticleId.eq(article_id));
     }
-    let total = covenant_comment::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(
+            covenant_comment::Entity::find()
+                .filter(condition.clone())
+                .count(db),
+        )
         .await?;
     let mut query = covenant_comment::Entity::find().filter(condition);
     if let Some(after) = page.after {
@@ -1251,9 +1254,8 @@ pub async fn region_covenants(
     let condition = Condition::all()
         .add(region::Column::Kind.eq(RegionKind::Community))
         .add(below);
-    let total = region::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(region::Entity::find().filter(condition.clone()).count(db))
         .await?;
     let mut query = region::Entity::find().filter(condition);
     if let Some(after) = page.after {

@@ -135,9 +135,8 @@ pub async fn child_regions(
         Some(id) => Condition::all().add(region::Column::ParentId.eq(id)),
         None => Condition::all().add(region::Column::ParentId.is_null()),
     };
-    let total = region::Entity::find()
-        .filter(filter.clone())
-        .count(db)
+    let total = page
+        .total(region::Entity::find().filter(filter.clone()).count(db))
         .await?;
     let mut query = region::Entity::find().filter(filter);
     if let Some(after) = page.after {
@@ -712,9 +711,12 @@ pub async fn list_members(
             ),
         );
     }
-    let total = membership::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(
+            membership::Entity::find()
+                .filter(condition.clone())
+                .count(db),
+        )
         .await?;
     let mut query = membership::Entity::find().filter(condition);
     if let Some(after) = page.after {

@@ -1,5 +1,6 @@
 //! Keyset pagination over UUID v7 ids (which sort by creation time).
 
+use sea_orm::DbErr;
 use uuid::Uuid;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -10,6 +11,20 @@ pub const MAX_PAGE_SIZE: u64 = 100;
 pub struct PageRequest {
     pub limit: u64,
     pub after: Option<Uuid>,
+    /// Whether the total over all pages is wanted. Counting reads every
+    /// matching row, so a page whose client did not ask for `totalCount`
+    /// skips it and stays as fast on a million rows as on a thousand.
+    pub with_total: bool,
+}
+
+impl PageRequest {
+    /// Runs `count` when the total is wanted; 0 (never shown) otherwise.
+    pub async fn total(
+        &self,
+        count: impl Future<Output = Result<u64, DbErr>>,
+    ) -> Result<u64, DbErr> {
+        if self.with_total { count.await } else { Ok(0) }
+    }
 }
 
 /// One page fetched, with whether more follow and how many match in all.

@@ -7,7 +7,7 @@ use super::types::*;
 use crate::error::{ServiceError, api_error};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{parse_id, parse_opt_id};
-use crate::graphql::page::{LinliConnection, connection, page_request};
+use crate::graphql::page::{LinliConnection, connection, page_request_for};
 use crate::service::lists::indices as index_service;
 use crate::service::lists::matching;
 use crate::service::lists::needs as need_service;
@@ -39,7 +39,7 @@ impl ListsQuery {
         keyword: Option<String>,
     ) -> Result<LinliConnection<Resource>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let filter = ResourceFilter {
             category: category.map(Into::into),
             action: action.map(Into::into),
@@ -78,7 +78,7 @@ impl ListsQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Need>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows = need_service::list_needs(
             &ctx.state().db,
             &ctx.actor(),
@@ -101,7 +101,7 @@ impl ListsQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Need>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows = need_service::need_queue(
             &ctx.state().db,
             &ctx.actor(),
@@ -137,7 +137,7 @@ impl ProjectsQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Project>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows = project_service::list_projects(
             &ctx.state().db,
             &ctx.actor(),
@@ -160,7 +160,7 @@ impl ProjectsQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Project>> {
         let street_id = parse_id(&street_id, "streetId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows = project_service::project_library(
             &ctx.state().db,
             &ctx.actor(),
@@ -284,7 +284,7 @@ impl ProjectsQuery {
         after: Option<String>,
     ) -> Result<LinliConnection<Organisation>> {
         let community_id = parse_id(&community_id, "communityId")?;
-        let page = page_request(first, after)?;
+        let page = page_request_for(ctx, first, after)?;
         let rows = organisation_service::list_organisations(
             &ctx.state().db,
             &ctx.actor(),

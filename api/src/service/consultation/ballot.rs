@@ -294,9 +294,12 @@ pub async fn result_notices(
     if !include_expired {
         condition = condition.add(ballot_result_notice::Column::VisibleUntil.gt(Utc::now()));
     }
-    let total = ballot_result_notice::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(
+            ballot_result_notice::Entity::find()
+                .filter(condition.clone())
+                .count(db),
+        )
         .await?;
     let mut query = ballot_result_notice::Entity::find().filter(condition);
     if let Some(after) = page.after {

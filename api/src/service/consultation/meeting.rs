@@ -387,9 +387,8 @@ pub async fn list_meetings(
         return Err(ServiceError::Forbidden);
     }
     let condition = Condition::all().add(meeting::Column::CommunityId.eq(community_id));
-    let total = meeting::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(meeting::Entity::find().filter(condition.clone()).count(db))
         .await?;
     let mut query = meeting::Entity::find().filter(condition);
     if let Some(after) = page.after {

@@ -664,9 +664,8 @@ pub async fn list_proposals(
     if let Some(status) = status {
         condition = condition.add(proposal::Column::Status.eq(status));
     }
-    let total = proposal::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(proposal::Entity::find().filter(condition.clone()).count(db))
         .await?;
     let mut query = proposal::Entity::find().filter(condition);
     if let Some(after) = page.after {
@@ -911,9 +910,12 @@ pub async fn list_comments(
     let (_, standing) = load(db, actor, proposal_id).await?;
     let moderator_view = standing.allows(Permission::ManageConsultation);
     let condition = Condition::all().add(proposal_comment::Column::ProposalId.eq(proposal_id));
-    let total = proposal_comment::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(
+            proposal_comment::Entity::find()
+                .filter(condition.clone())
+                .count(db),
+        )
         .await?;
     let mut query = proposal_comment::Entity::find().filter(condition);
     if let Some(after) = page.after {

@@ -186,7 +186,7 @@ pub async fn list_activities(
 ) -> ServiceResult<Page<activity::Model>> {
     policy::authorize(db, actor, community_id, Permission::UseCredits).await?;
     let base = activity::Entity::find().filter(activity::Column::CommunityId.eq(community_id));
-    let total = base.clone().count(db).await?;
+    let total = page.total(base.clone().count(db)).await?;
     let mut query = base;
     if let Some(after) = page.after {
         query = query.filter(activity::Column::Id.lt(after));

@@ -156,7 +156,7 @@ pub async fn list_items(
     let base = catalog_item::Entity::find()
         .filter(catalog_item::Column::CommunityId.eq(community_id))
         .filter(catalog_item::Column::Active.eq(true));
-    let total = base.clone().count(db).await?;
+    let total = page.total(base.clone().count(db)).await?;
     let mut query = base;
     if let Some(after) = page.after {
         query = query.filter(catalog_item::Column::Id.gt(after));

@@ -657,9 +657,8 @@ pub async fn account_postings(
     let either = Condition::any()
         .add(posting::Column::FromAccountId.eq(account.id))
         .add(posting::Column::ToAccountId.eq(account.id));
-    let total = posting::Entity::find()
-        .filter(either.clone())
-        .count(db)
+    let total = page
+        .total(posting::Entity::find().filter(either.clone()).count(db))
         .await?;
     let mut query = posting::Entity::find().filter(either);
     if let Some(after) = page.after {

@@ -158,7 +158,7 @@ pub async fn list_volunteers(
             .await?;
         query = query.filter(membership::Column::UserId.is_in(with_skill));
     }
-    let total = query.clone().count(db).await?;
+    let total = page.total(query.clone().count(db)).await?;
     if let Some(after) = page.after {
         query = query.filter(membership::Column::Id.gt(after));
     }

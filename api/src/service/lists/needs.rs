@@ -286,9 +286,8 @@ pub async fn list_needs(
     if let Some(status) = status {
         condition = condition.add(need::Column::Status.eq(status));
     }
-    let total = need::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(need::Entity::find().filter(condition.clone()).count(db))
         .await?;
     let mut query = need::Entity::find().filter(condition);
     if let Some(after) = page.after {
@@ -322,9 +321,8 @@ pub async fn need_queue(
     let condition = Condition::all()
         .add(need::Column::CommunityId.eq(community_id))
         .add(need::Column::Status.is_in(statuses));
-    let total = need::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(need::Entity::find().filter(condition.clone()).count(db))
         .await?;
     let mut query = need::Entity::find().filter(condition);
     if let Some(after) = page.after {

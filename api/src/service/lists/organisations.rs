@@ -199,9 +199,12 @@ pub async fn list_organisations(
                 .add(organisation::Column::CommunityId.eq(community_id))
                 .add(organisation::Column::CommunityId.is_null()),
         );
-    let total = organisation::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(
+            organisation::Entity::find()
+                .filter(condition.clone())
+                .count(db),
+        )
         .await?;
     let mut query = organisation::Entity::find().filter(condition);
     if let Some(after) = page.after {

@@ -1157,9 +1157,8 @@ async fn paged(
     condition: Condition,
     page: PageRequest,
 ) -> ServiceResult<Page<project::Model>> {
-    let total = project::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(project::Entity::find().filter(condition.clone()).count(db))
         .await?;
     let mut query = project::Entity::find().filter(condition);
     if let Some(after) = page.after {

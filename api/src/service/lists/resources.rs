@@ -455,9 +455,8 @@ pub async fn list_resources(
                 .add(like(resource::Column::Skills)),
         );
     }
-    let total = resource::Entity::find()
-        .filter(condition.clone())
-        .count(db)
+    let total = page
+        .total(resource::Entity::find().filter(condition.clone()).count(db))
         .await?;
     let mut query = resource::Entity::find().filter(condition);
     if let Some(after) = page.after {
