@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod process;
 pub mod world;
 
 use std::sync::Once;

@@ -61,6 +61,26 @@ impl From<CliOfficerRole> for OfficerRole {
     }
 }
 
+/// The whole `api` binary: reads `.env`, parses the command line, runs the
+/// command on a multi-threaded Tokio runtime. Also the entry of the root
+/// package's `linli-api` binary, which the process-level tests spawn.
+pub fn main() -> std::process::ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
     if let Some(Command::ExportSchema) = cli.command {

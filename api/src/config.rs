@@ -36,6 +36,11 @@ pub struct Settings {
     pub database_url: Option<String>,
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
+    /// How long a request waits for a database connection before it is
+    /// answered that the database is unavailable, in seconds.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = DEFAULT_DB_ACQUIRE_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub db_acquire_timeout_secs: u64,
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080")]
     pub bind_addr: SocketAddr,
     /// HS256 key of access tokens, at least 32 bytes.
@@ -94,6 +99,11 @@ pub const DEFAULT_RATE_LIMIT_USER_BURST: f64 = 2000.0;
 
 pub const DEFAULT_PROJECT_PASS_MARK: i32 = 60;
 
+/// Short enough that a client gets an answer while the database is down
+/// (PostgreSQL stopped: connecting is retried until this runs out), long
+/// enough for a busy pool under load.
+pub const DEFAULT_DB_ACQUIRE_TIMEOUT_SECS: u64 = 5;
+
 impl Settings {
     /// Settings for a process that reads nothing from the environment (tests, tools).
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -101,6 +111,7 @@ impl Settings {
             data_dir: data_dir.into(),
             database_url: None,
             db_max_connections: 16,
+            db_acquire_timeout_secs: DEFAULT_DB_ACQUIRE_TIMEOUT_SECS,
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             jwt_secret: None,
             wechat_app_id: String::new(),

@@ -26,16 +26,38 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     if url.starts_with("sqlite:") {
         ensure_sqlite_parent_dir(&url)?;
     }
-    connect_url(&url, settings.db_max_connections).await
+    connect_url_with(
+        &url,
+        settings.db_max_connections,
+        Duration::from_secs(settings.db_acquire_timeout_secs),
+    )
+    .await
 }
 
+/// A pool for tools and tests, with the default acquire timeout.
 pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    connect_url_with(
+        url,
+        max_connections,
+        Duration::from_secs(crate::config::DEFAULT_DB_ACQUIRE_TIMEOUT_SECS),
+    )
+    .await
+}
+
+/// A pool of at most `max_connections`; a caller waits at most
+/// `acquire_timeout` for a connection (including reconnecting to a database
+/// that went away) before getting `DbErr::ConnectionAcquire`.
+pub async fn connect_url_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
     options
         .max_connections(max_connections.max(1))
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
+        .connect_timeout(acquire_timeout.min(Duration::from_secs(10)))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
             opts.journal_mode(SqliteJournalMode::Wal)

@@ -5,7 +5,12 @@
 //! off means `?` in a resolver always goes through the mapping below.
 
 use async_graphql::ErrorExtensions;
-use sea_orm::DbErr;
+use sea_orm::{DbErr, RuntimeErr};
+
+/// What a client reads while the database cannot be reached (PostgreSQL
+/// down or restarting, or every pooled connection busy past the acquire
+/// timeout): `INTERNAL`, saying so, and that trying again later helps.
+pub const DATABASE_UNAVAILABLE: &str = "数据库暂时无法访问，请稍后再试";
 
 /// A stable machine code (`extensions.code`) of every error a client can see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +84,18 @@ impl ServiceError {
         ServiceError::Conflict(message.into())
     }
 
+    /// Something the client cannot fix; a database that cannot be reached
+    /// becomes [`ServiceError::Unavailable`] with its own message.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        ServiceError::Internal(cause.into())
+        let cause = cause.into();
+        if cause
+            .downcast_ref::<DbErr>()
+            .is_some_and(database_unreachable)
+        {
+            tracing::warn!(error = %cause, "the database cannot be reached");
+            return ServiceError::Unavailable(DATABASE_UNAVAILABLE);
+        }
+        ServiceError::Internal(cause)
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -114,7 +129,40 @@ impl ServiceError {
 
 impl From<DbErr> for ServiceError {
     fn from(err: DbErr) -> Self {
-        ServiceError::Internal(err.into())
+        ServiceError::internal(err)
+    }
+}
+
+/// Whether a database error means the database could not be reached (no
+/// connection within the acquire timeout, a connection lost, PostgreSQL
+/// shutting down or starting up, SQLite busy past its timeout) rather than
+/// a fault of the statement.
+pub fn database_unreachable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::Internal(_)) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(cause))
+        | DbErr::Exec(RuntimeErr::SqlxError(cause))
+        | DbErr::Query(RuntimeErr::SqlxError(cause)) => sqlx_unreachable(cause),
+        _ => false,
+    }
+}
+
+fn sqlx_unreachable(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: class 08 (connection exception); 57P01 admin
+            // shutdown, 57P02 crash shutdown, 57P03 cannot connect now.
+            // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED (past the busy timeout).
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "5" | "6")
+        }),
+        _ => false,
     }
 }
 
@@ -143,4 +191,47 @@ impl From<ServiceError> for async_graphql::Error {
 /// with the same shape as the service errors.
 pub fn api_error(err: ServiceError) -> async_graphql::Error {
     err.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    use super::{DATABASE_UNAVAILABLE, ErrorCode, ServiceError, database_unreachable};
+
+    fn io(kind: std::io::ErrorKind) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(sea_orm::sqlx::Error::Io(
+            std::io::Error::from(kind),
+        ))))
+    }
+
+    #[test]
+    fn an_unreachable_database_is_told_apart_from_a_bad_statement() {
+        assert!(database_unreachable(&DbErr::ConnectionAcquire(
+            ConnAcquireErr::Timeout
+        )));
+        assert!(database_unreachable(&io(
+            std::io::ErrorKind::ConnectionReset
+        )));
+        assert!(database_unreachable(&DbErr::Exec(RuntimeErr::SqlxError(
+            Arc::new(sea_orm::sqlx::Error::PoolTimedOut)
+        ))));
+        assert!(!database_unreachable(&DbErr::RecordNotFound("x".into())));
+        assert!(!database_unreachable(&DbErr::Query(RuntimeErr::SqlxError(
+            Arc::new(sea_orm::sqlx::Error::RowNotFound)
+        ))));
+    }
+
+    #[test]
+    fn it_answers_internal_with_a_message_that_says_so() {
+        let err = ServiceError::from(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        assert_eq!(err.code(), ErrorCode::Internal);
+        assert_eq!(err.message(), DATABASE_UNAVAILABLE);
+        let err = ServiceError::internal(io(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(err.message(), DATABASE_UNAVAILABLE);
+        let err = ServiceError::from(DbErr::Custom("bug".into()));
+        assert_eq!(err.message(), "服务器内部错误，请稍后再试");
+    }
 }

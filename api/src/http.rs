@@ -558,11 +558,18 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// How long /readyz waits for the database before it answers 503.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
 async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
-    match shared.state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
-        Err(err) => {
+    match tokio::time::timeout(READY_TIMEOUT, shared.state.db.ping()).await {
+        Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "database does not answer");
+            HttpResponse::ServiceUnavailable().json(json!({"status": "database unavailable"}))
+        }
+        Err(_) => {
+            tracing::warn!(timeout = ?READY_TIMEOUT, "database does not answer in time");
             HttpResponse::ServiceUnavailable().json(json!({"status": "database unavailable"}))
         }
     }

@@ -1,7 +1,3 @@
-use clap::Parser;
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let _ = dotenvy::dotenv();
-    api::cli::run(api::cli::Cli::parse()).await
+fn main() -> std::process::ExitCode {
+    api::cli::main()
 }

@@ -49,8 +49,10 @@ pub async fn wechat_login(state: &AppState, code: &str) -> ServiceResult<AuthSes
                 message: "微信登录过于频繁，请稍后再试".into(),
                 retry_after_secs: 60,
             },
+            // A setting of this deployment, not a fault: the same answer
+            // every time, so not INTERNAL.
             WechatError::NotConfigured => {
-                ServiceError::Unavailable("微信登录尚未配置，请联系社区工作人员")
+                ServiceError::invalid_state("微信登录尚未配置，请联系社区工作人员")
             }
             WechatError::Unavailable(why) => {
                 tracing::warn!(reason = %why, "code2session failed");
