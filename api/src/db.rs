@@ -10,9 +10,9 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait, Value,
+    ConnAcquireErr, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait, Value,
 };
 use tokio::sync::OwnedMutexGuard;
 
@@ -149,9 +149,9 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, Db
     if db.get_database_backend() == DbBackend::Sqlite {
         let writer = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, sqlite_writer_lock(db).lock_owned())
             .await
-            .map_err(|_| {
-                DbErr::Custom("database is locked: no write lock after the busy timeout".into())
-            })?;
+            // Another writer held the file past the busy timeout: the same
+            // answer as a pool that has no connection to give.
+            .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?;
         let txn = db
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
