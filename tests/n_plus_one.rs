@@ -4,6 +4,8 @@
 //! of 100; the statements counted by `linli_db_statements_total` between the
 //! two must be equal.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{Duration, Utc};
 use entity::lists::need::{BeneficiaryGroup, NeedStatus, Urgency};
 use entity::lists::pledge::PledgeStatus;
