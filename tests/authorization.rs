@@ -922,6 +922,7 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
             // staff_a is staff there too; everyone else stands as in community A.
             let joined = api::service::org::join_community(
                 &app.db,
+                &app.state.keys,
                 &app.actor(world.staff_a.id),
                 api::service::org::JoinRequest {
                     community_id: community.id,

@@ -1,0 +1,304 @@
+//! Personal data (issue 8): phones sealed at rest and found by their blind
+//! index, legacy plaintext sealed at start, a wrong key refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use api::crypto::{CryptoError, DataKeys, SealedColumn};
+use api::service::privacy::{self, SealReport};
+use entity::org::{membership, user};
+use linli::{TestApp, backend_tests};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
+use serde_json::json;
+use uuid::Uuid;
+
+/// The phone every `World` member joined with.
+const WORLD_PHONE: &str = "13912345678";
+const LOGIN: &str = "mutation($p: String!, $w: String!) { passwordLogin(phone: $p, password: $w) { accessToken refreshToken user { id } } }";
+
+/// Every text value of the columns that may hold a phone, read with raw SQL.
+async fn stored_phone_columns(app: &TestApp) -> Vec<String> {
+    let backend = app.db.get_database_backend();
+    let mut values = Vec::new();
+    for sql in [
+        "SELECT login_phone FROM users",
+        "SELECT login_phone_blind_index FROM users",
+        "SELECT phone FROM membership",
+    ] {
+        let rows = app
+            .db
+            .query_all_raw(Statement::from_string(backend, sql.to_string()))
+            .await
+            .unwrap();
+        for row in rows {
+            if let Some(value) = row.try_get_by_index::<Option<String>>(0).unwrap() {
+                values.push(value);
+            }
+        }
+    }
+    values
+}
+
+async fn password_user(app: &TestApp, phone: &str, password: &str) -> Uuid {
+    api::service::auth::create_password_user(
+        &app.db,
+        &app.state.keys,
+        phone,
+        "社工",
+        password,
+        false,
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap()
+    .id
+}
+
+async fn phones_are_sealed_at_rest_and_shown_as_before(app: TestApp) {
+    let world = app.world().await;
+    password_user(&app, "13855556666", "right-password").await;
+    let stored = stored_phone_columns(&app).await;
+    assert!(stored.len() >= 7, "{stored:?}");
+    for value in &stored {
+        for digits in [WORLD_PHONE, "13855556666", "12345678", "55556666"] {
+            assert!(!value.contains(digits), "plaintext phone at rest: {value}");
+        }
+    }
+    let sealed = stored.iter().filter(|v| v.starts_with("v1:")).count();
+    assert_eq!(
+        sealed,
+        stored.len() - 1,
+        "all but the blind index are sealed"
+    );
+    // The member sees their own phone; staff see it whole; a grid worker masked.
+    let mine = app
+        .gql(
+            world.resident_a.token(),
+            "{ me { memberships { phone } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(mine.data()["me"]["memberships"][0]["phone"], WORLD_PHONE);
+    let members = "query($c: ID!) { members(communityId: $c, first: 50) { edges { node { phone user { id } } } } }";
+    for (viewer, expected) in [
+        (&world.staff_a, WORLD_PHONE),
+        (&world.grid_a, "139****5678"),
+    ] {
+        let r = app
+            .gql(viewer.token(), members, json!({"c": world.community_a}))
+            .await;
+        let edges = r.data()["members"]["edges"].as_array().unwrap().clone();
+        let resident = edges
+            .iter()
+            .find(|e| e["node"]["user"]["id"] == world.resident_a.id.to_string())
+            .unwrap();
+        assert_eq!(resident["node"]["phone"], expected);
+    }
+}
+
+async fn login_by_phone_works_and_duplicates_are_refused(app: TestApp) {
+    let world = app.world().await;
+    password_user(&app, "13811112222", "right-password").await;
+    let login = app
+        .gql(
+            None,
+            LOGIN,
+            json!({"p": " 13811112222 ", "w": "right-password"}),
+        )
+        .await;
+    assert!(login.data()["passwordLogin"]["accessToken"].is_string());
+    app.gql(
+        None,
+        LOGIN,
+        json!({"p": "13811112223", "w": "right-password"}),
+    )
+    .await
+    .expect_error("UNAUTHENTICATED");
+    // The same phone again: CONFLICT, from the service and from the API.
+    let again = api::service::auth::create_password_user(
+        &app.db,
+        &app.state.keys,
+        "13811112222",
+        "另一人",
+        "right-password",
+        false,
+    )
+    .await
+    .map_err(|e| e.code());
+    assert_eq!(again.err(), Some(api::error::ErrorCode::Conflict));
+    let users_before = app.count("SELECT COUNT(*) FROM users").await;
+    app.gql(
+        world.resident_a.token(),
+        "mutation($p: String!, $w: String!) { setPassword(phone: $p, password: $w) { id } }",
+        json!({"p": "13811112222", "w": "another-password"}),
+    )
+    .await
+    .expect_error("CONFLICT");
+    // An officer appointed by an existing phone is that account, not a new one.
+    let appoint = r#"mutation($r: ID!, $p: String!) { appointOfficer(regionId: $r, phone: $p, displayName: "干部", role: OBSERVER) { id } }"#;
+    app.gql(
+        world.street_admin_a.token(),
+        appoint,
+        json!({"r": world.street_a, "p": "13811112222"}),
+    )
+    .await
+    .data();
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, users_before);
+    // A free phone can be set, and then logs in.
+    app.gql(
+        world.resident_a.token(),
+        "mutation($p: String!, $w: String!) { setPassword(phone: $p, password: $w) { id } }",
+        json!({"p": "13811113333", "w": "another-password"}),
+    )
+    .await
+    .data();
+    let login = app
+        .gql(
+            None,
+            LOGIN,
+            json!({"p": "13811113333", "w": "another-password"}),
+        )
+        .await;
+    assert_eq!(
+        login.data()["passwordLogin"]["user"]["id"],
+        world.resident_a.id.to_string()
+    );
+}
+
+async fn the_start_up_backfill_seals_plaintext_and_is_idempotent(app: TestApp) {
+    let world = app.world().await;
+    let staff_login = password_user(&app, "13822223333", "right-password").await;
+    // Rows as they were before encryption: plaintext, no blind index.
+    user::Entity::update_many()
+        .col_expr(user::Column::LoginPhoneSealed, Expr::value("13822223333"))
+        .col_expr(
+            user::Column::LoginPhoneBlindIndex,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(user::Column::Id.eq(staff_login))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    membership::Entity::update_many()
+        .col_expr(membership::Column::PhoneSealed, Expr::value("13700001111"))
+        .filter(membership::Column::UserId.eq(world.resident_a.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    membership::Entity::update_many()
+        .col_expr(membership::Column::PhoneSealed, Expr::value("13700002222"))
+        .filter(membership::Column::UserId.eq(world.resident_b.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        stored_phone_columns(&app)
+            .await
+            .iter()
+            .any(|v| v == "13700001111")
+    );
+
+    let report = privacy::prepare(&app.db, &app.state.keys).await.unwrap();
+    assert_eq!(
+        report,
+        SealReport {
+            login_phones: 1,
+            membership_phones: 2
+        }
+    );
+    for value in stored_phone_columns(&app).await {
+        for digits in ["13822223333", "13700001111", "13700002222"] {
+            assert!(!value.contains(digits), "still plaintext: {value}");
+        }
+    }
+    // Idempotent: nothing left to seal, nothing changes.
+    let before = stored_phone_columns(&app).await;
+    let again = privacy::prepare(&app.db, &app.state.keys).await.unwrap();
+    assert_eq!(again, SealReport::default());
+    assert_eq!(stored_phone_columns(&app).await, before);
+    // The sealed rows work: password login by phone, the member's own phone.
+    let login = app
+        .gql(
+            None,
+            LOGIN,
+            json!({"p": "13822223333", "w": "right-password"}),
+        )
+        .await;
+    assert_eq!(
+        login.data()["passwordLogin"]["user"]["id"],
+        staff_login.to_string()
+    );
+    let mine = app
+        .gql(
+            world.resident_a.token(),
+            "{ me { memberships { phone } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(mine.data()["me"]["memberships"][0]["phone"], "13700001111");
+}
+
+async fn a_wrong_key_is_refused_with_a_clear_error(app: TestApp) {
+    let world = app.world().await;
+    let wrong = DataKeys::from_secret(&[42u8; 32]);
+    let err = privacy::prepare(&app.db, &wrong).await.unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("DATA_ENCRYPTION_KEY"), "{message}");
+    // Nothing was converted or rewritten by the refused start.
+    assert!(
+        stored_phone_columns(&app)
+            .await
+            .iter()
+            .all(|v| !v.contains(WORLD_PHONE))
+    );
+    // A sealed value does not open with another key: an error, not a panic.
+    let row = membership::Entity::find_by_id(world.resident_a.membership_id.unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        wrong.open(SealedColumn::MembershipPhone, row.id, &row.phone_sealed),
+        Err(CryptoError::WrongKey)
+    );
+    assert_eq!(
+        app.state
+            .keys
+            .open(SealedColumn::MembershipPhone, row.id, &row.phone_sealed)
+            .as_deref(),
+        Ok(WORLD_PHONE)
+    );
+    // A value that does not open shows as an INTERNAL error, not a crash.
+    membership::Entity::update_many()
+        .col_expr(
+            membership::Column::PhoneSealed,
+            Expr::value(
+                wrong
+                    .seal(SealedColumn::MembershipPhone, row.id, "13700009999")
+                    .unwrap(),
+            ),
+        )
+        .filter(membership::Column::Id.eq(row.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let r = app
+        .gql(
+            world.resident_a.token(),
+            "{ me { memberships { phone } } }",
+            json!({}),
+        )
+        .await;
+    r.expect_error("INTERNAL");
+    // The server keeps serving.
+    app.gql(world.staff_a.token(), "{ me { id } }", json!({}))
+        .await
+        .data();
+}
+
+backend_tests!(
+    phones_are_sealed_at_rest_and_shown_as_before,
+    login_by_phone_works_and_duplicates_are_refused,
+    the_start_up_backfill_seals_plaintext_and_is_idempotent,
+    a_wrong_key_is_refused_with_a_clear_error,
+);
