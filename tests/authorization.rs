@@ -331,7 +331,20 @@ fn cases() -> Vec<Case> {
     ]
     .into_iter()
     .chain(lists_cases())
+    .chain(privacy_cases())
     .collect()
+}
+
+// ---------- personal data ----------
+
+/// Each person's own data: every logged-in caller may export theirs; nobody
+/// can name someone else.
+fn privacy_cases() -> Vec<Case> {
+    vec![Case {
+        name: "myData",
+        allowed: EVERYONE_LOGGED_IN,
+        needs_login_only: true,
+    }]
 }
 
 // ---------- three lists ----------
@@ -897,6 +910,7 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
             r#"mutation { updateProfile(displayName: "新昵称") { id } }"#.into(),
             json!({}),
         ),
+        "myData" => ("query { myData }".into(), json!({})),
         "unpledgedHouseholds" => (
             "query($c: ID!) { unpledgedHouseholds(communityId: $c) { building } }".into(),
             json!({"c": world.community_a}),

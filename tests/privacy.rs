@@ -1,20 +1,31 @@
 //! Personal data (issue 8): phones sealed at rest and found by their blind
-//! index, legacy plaintext sealed at start, a wrong key refused.
+//! index, legacy plaintext sealed at start, a wrong key refused, a person's
+//! export of their own data.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use api::crypto::{CryptoError, DataKeys, SealedColumn};
+use api::service::consultation::{ballot, proposal as proposals, settings};
 use api::service::privacy::{self, SealReport};
+use entity::consultation::ballot::{Electorate, PassRule};
+use entity::consultation::setting::SecondingKind;
 use entity::org::{membership, user};
-use linli::{TestApp, backend_tests};
+use linli::world::Person;
+use linli::{TestApp, World, backend_tests};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use serde_json::json;
 use uuid::Uuid;
 
+#[path = "credits_support/mod.rs"]
+mod credits_support;
+#[path = "lists_support/mod.rs"]
+mod lists_support;
+
 /// The phone every `World` member joined with.
 const WORLD_PHONE: &str = "13912345678";
 const LOGIN: &str = "mutation($p: String!, $w: String!) { passwordLogin(phone: $p, password: $w) { accessToken refreshToken user { id } } }";
+const MY_DATA: &str = "query { myData }";
 
 /// Every text value of the columns that may hold a phone, read with raw SQL.
 async fn stored_phone_columns(app: &TestApp) -> Vec<String> {
@@ -296,9 +307,149 @@ async fn a_wrong_key_is_refused_with_a_clear_error(app: TestApp) {
         .data();
 }
 
+async fn open_ballot(app: &TestApp, world: &World) -> Uuid {
+    settings::update_consultation_settings(
+        &app.db,
+        &app.actor(world.staff_a.id),
+        world.community_a,
+        settings::SettingsChange {
+            seconding_kind: SecondingKind::Residents,
+            seconding_value: 1,
+            max_proxies_per_holder: None,
+            notice_days: None,
+        },
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap();
+    let p = proposals::submit_proposal(
+        &app.db,
+        &app.actor(world.resident_a.id),
+        world.community_a,
+        "加装电梯",
+        "三栋加装电梯",
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap()
+    .id;
+    proposals::second_proposal(&app.db, &app.actor(world.staff_a.id), p)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    proposals::accept_proposal(&app.db, &app.actor(world.staff_a.id), p)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    ballot::open_ballot(
+        &app.db,
+        &app.actor(world.staff_a.id),
+        ballot::OpenBallot {
+            proposal_id: Some(p),
+            covenant_version_id: None,
+            council_id: None,
+            electorate: Electorate::Residents,
+            pass_rule: PassRule::MajorityOfCast,
+            quorum: 1,
+            secret: false,
+            opens_at: None,
+            closes_at: chrono::Utc::now() + chrono::Duration::days(1),
+        },
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap()
+    .id
+}
+
+async fn vote(app: &TestApp, who: &Person, ballot_id: Uuid) {
+    app.gql(
+        who.token(),
+        "mutation($b: ID!) { castVote(ballotId: $b, choice: FOR) { id } }",
+        json!({"b": ballot_id}),
+    )
+    .await
+    .data();
+}
+
+async fn the_export_holds_the_callers_records_and_nobody_elses(app: TestApp) {
+    let world = app.world().await;
+    let mine = lists_support::need(
+        &app,
+        &world.resident_a,
+        world.community_a,
+        "陪诊",
+        "医疗",
+        "NORMAL",
+        "我需要有人陪我去医院",
+    )
+    .await;
+    let theirs = lists_support::need(
+        &app,
+        &world.resident_b,
+        world.community_b,
+        "修水管",
+        "维修",
+        "HIGH",
+        "李四家的水管坏了",
+    )
+    .await;
+    let ballot_id = open_ballot(&app, &world).await;
+    vote(&app, &world.resident_a, ballot_id).await;
+    credits_support::give(&app, &world, &world.resident_a, 30).await;
+
+    let r = app.gql(world.resident_a.token(), MY_DATA, json!({})).await;
+    let data = r.data()["myData"].clone();
+    assert_eq!(data["format"], "linli-personal-data/1");
+    assert_eq!(data["user"]["id"], world.resident_a.id.to_string());
+    assert_eq!(data["user"]["display_name"], "张三");
+    assert_eq!(data["memberships"][0]["phone"], WORLD_PHONE);
+    assert_eq!(data["memberships"][0]["real_name"], "张三");
+    assert_eq!(data["memberships"][0]["status"], "ACTIVE");
+    let need_ids: Vec<&str> = data["needs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(need_ids, vec![mine.as_str()]);
+    assert_eq!(data["needs"][0]["description"], "我需要有人陪我去医院");
+    assert_eq!(data["proposals"].as_array().unwrap().len(), 1);
+    assert_eq!(data["votes"].as_array().unwrap().len(), 1);
+    assert_eq!(data["ballot_electorates"].as_array().unwrap().len(), 1);
+    assert_eq!(data["point_accounts"][0]["balance"], 30);
+    assert_eq!(data["postings"].as_array().unwrap().len(), 1);
+    assert!(data["user"].get("password_hash").is_none());
+    assert!(data["user"].get("login_phone_blind_index").is_none());
+
+    // Nothing of another person: not their need, name, id or membership.
+    let text = data.to_string();
+    for foreign in [
+        theirs.as_str(),
+        "李四",
+        "修水管",
+        &world.resident_b.id.to_string(),
+        &world.resident_b.membership_id.unwrap().to_string(),
+        &world.staff_a.membership_id.unwrap().to_string(),
+    ] {
+        assert!(!text.contains(foreign), "export leaks {foreign}");
+    }
+    // Each sees their own.
+    let r = app.gql(world.resident_b.token(), MY_DATA, json!({})).await;
+    let theirs_export = r.data()["myData"].clone();
+    assert_eq!(theirs_export["user"]["id"], world.resident_b.id.to_string());
+    assert_eq!(theirs_export["needs"][0]["id"], theirs.as_str());
+    assert!(!theirs_export.to_string().contains("张三"));
+    // Anonymous: refused.
+    app.gql(None, MY_DATA, json!({}))
+        .await
+        .expect_error("UNAUTHENTICATED");
+}
+
 backend_tests!(
     phones_are_sealed_at_rest_and_shown_as_before,
     login_by_phone_works_and_duplicates_are_refused,
     the_start_up_backfill_seals_plaintext_and_is_idempotent,
     a_wrong_key_is_refused_with_a_clear_error,
+    the_export_holds_the_callers_records_and_nobody_elses,
 );

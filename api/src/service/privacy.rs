@@ -1,18 +1,37 @@
-//! Personal data (issue 8): sealing rows written before encryption.
+//! Personal data (issue 8): sealing rows written before encryption, and a
+//! person's export of everything Linli keeps about them.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use entity::auth::refresh_token;
+use entity::consultation::{
+    ballot_elector, ballot_proxy, ballot_vote, comment_report, council_member, meeting_attendance,
+    proposal, proposal_comment, proposal_rating, proposal_second,
+};
+use entity::covenant::{covenant_comment, covenant_pledge};
+use entity::credits::point_account;
+use entity::credits::redemption;
+use entity::credits::{activity, activity_signup, posting, team_member, volunteer_profile};
+use entity::lists::{need, organisation_representative, project_rating, resource};
 use entity::org::membership;
-use entity::org::{personal_data_key, user};
+use entity::org::{household, personal_data_key, region, region_officer, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::crypto::{DataKeys, SEALED_PREFIX, SealedColumn};
 use crate::db::begin_write;
+use crate::error::{ServiceError, ServiceResult};
+use crate::policy::{self, Actor};
+use crate::service::auth::open_login_phone;
+use crate::service::org::{open_membership_phone, status_json};
 use crate::service::validate;
 
+/// The format name of an export, for whoever reads the file later.
+pub const EXPORT_FORMAT: &str = "linli-personal-data/1";
 /// Rows sealed per transaction at start.
 const SEAL_BATCH: u64 = 200;
 
@@ -157,4 +176,183 @@ async fn seal_membership_phones(db: &DatabaseConnection, keys: &DataKeys) -> any
         }
         txn.commit().await?;
     }
+}
+
+// ---------- export ----------
+
+/// Everything Linli keeps about the caller, as one JSON document, phones
+/// opened. Only their own records: needs registered for them (not those a
+/// grid worker registered for others), their votes (a secret ballot's vote
+/// has no choice: it is never stored per voter), their postings and so on.
+/// Other people appear only as opaque ids.
+pub async fn export_my_data(
+    db: &DatabaseConnection,
+    keys: &DataKeys,
+    actor: &Actor,
+) -> ServiceResult<Value> {
+    let user_id = policy::authorize_own_personal_data(actor)?;
+    let me = user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
+
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .order_by_asc(membership::Column::Id)
+        .all(db)
+        .await?;
+    let household_ids: Vec<Uuid> = memberships.iter().filter_map(|m| m.household_id).collect();
+    let households = household::Entity::find()
+        .filter(household::Column::Id.is_in(household_ids))
+        .all(db)
+        .await?;
+    let community_ids: Vec<Uuid> = memberships.iter().map(|m| m.community_id).collect();
+    let communities = region::Entity::find()
+        .filter(region::Column::Id.is_in(community_ids))
+        .all(db)
+        .await?;
+    let mut membership_json = Vec::with_capacity(memberships.len());
+    for m in &memberships {
+        let household = m
+            .household_id
+            .and_then(|id| households.iter().find(|h| h.id == id))
+            .map(|h| json!({"building": h.building, "unit": h.unit, "room": h.room}));
+        let community = communities
+            .iter()
+            .find(|c| c.id == m.community_id)
+            .map(|c| c.name.clone());
+        membership_json.push(json!({
+            "id": m.id,
+            "community_id": m.community_id,
+            "community": community,
+            "real_name": m.real_name,
+            "phone": open_membership_phone(keys, m)?,
+            "household": household,
+            "roles": policy::Role::from_bits(m.roles).into_iter().map(role_name).collect::<Vec<_>>(),
+            "status": status_json(m)["status"],
+            "status_reason": m.status_reason,
+            "created_at": m.created_at,
+            "updated_at": m.updated_at,
+        }));
+    }
+
+    let my_accounts: Vec<Uuid> = point_account::Entity::find()
+        .select_only()
+        .column(point_account::Column::Id)
+        .filter(point_account::Column::OwnerId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let sessions: Vec<SessionRow> = refresh_token::Entity::find()
+        .select_only()
+        .column(refresh_token::Column::Id)
+        .column(refresh_token::Column::CreatedAt)
+        .column(refresh_token::Column::ExpiresAt)
+        .column(refresh_token::Column::RevokedAt)
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .order_by_asc(refresh_token::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+
+    Ok(json!({
+        "format": EXPORT_FORMAT,
+        "exported_at": Utc::now(),
+        "user": {
+            "id": me.id,
+            "display_name": me.display_name,
+            "login_phone": open_login_phone(keys, &me)?,
+            "wechat_openid": me.wechat_openid,
+            "wechat_unionid": me.wechat_unionid,
+            "has_password_login": me.password_hash.is_some(),
+            "is_platform_admin": me.is_platform_admin,
+            "created_at": me.created_at,
+        },
+        "sessions": sessions.into_iter().map(|(id, created_at, expires_at, revoked_at)| json!({
+            "id": id, "created_at": created_at, "expires_at": expires_at, "revoked_at": revoked_at,
+        })).collect::<Vec<_>>(),
+        "memberships": membership_json,
+        "region_roles": rows(db, region_officer::Entity::find()
+            .filter(region_officer::Column::UserId.eq(user_id))).await?,
+        // Three lists.
+        "needs": rows(db, need::Entity::find()
+            .filter(need::Column::RequesterId.eq(user_id))).await?,
+        "resources": rows(db, resource::Entity::find()
+            .filter(resource::Column::ProviderId.eq(user_id))).await?,
+        "project_ratings": rows(db, project_rating::Entity::find()
+            .filter(project_rating::Column::UserId.eq(user_id))).await?,
+        "organisation_representations": rows(db, organisation_representative::Entity::find()
+            .filter(organisation_representative::Column::UserId.eq(user_id))).await?,
+        // Consultation.
+        "proposals": rows(db, proposal::Entity::find()
+            .filter(proposal::Column::AuthorId.eq(user_id))).await?,
+        "proposal_seconds": rows(db, proposal_second::Entity::find()
+            .filter(proposal_second::Column::UserId.eq(user_id))).await?,
+        "proposal_comments": rows(db, proposal_comment::Entity::find()
+            .filter(proposal_comment::Column::AuthorId.eq(user_id))).await?,
+        "proposal_ratings": rows(db, proposal_rating::Entity::find()
+            .filter(proposal_rating::Column::UserId.eq(user_id))).await?,
+        "comment_reports": rows(db, comment_report::Entity::find()
+            .filter(comment_report::Column::UserId.eq(user_id))).await?,
+        "council_memberships": rows(db, council_member::Entity::find()
+            .filter(council_member::Column::UserId.eq(user_id))).await?,
+        "meeting_attendance": rows(db, meeting_attendance::Entity::find()
+            .filter(meeting_attendance::Column::UserId.eq(user_id))).await?,
+        "ballot_electorates": rows(db, ballot_elector::Entity::find()
+            .filter(ballot_elector::Column::UserId.eq(user_id))).await?,
+        "votes": rows(db, ballot_vote::Entity::find()
+            .filter(ballot_vote::Column::VoterId.eq(user_id))).await?,
+        "ballot_proxies": rows(db, ballot_proxy::Entity::find()
+            .filter(Condition::any()
+                .add(ballot_proxy::Column::PrincipalId.eq(user_id))
+                .add(ballot_proxy::Column::HolderId.eq(user_id)))).await?,
+        // Covenant.
+        "covenant_pledges": rows(db, covenant_pledge::Entity::find()
+            .filter(covenant_pledge::Column::UserId.eq(user_id))).await?,
+        "covenant_comments": rows(db, covenant_comment::Entity::find()
+            .filter(covenant_comment::Column::AuthorId.eq(user_id))).await?,
+        // Time credits.
+        "point_accounts": rows(db, point_account::Entity::find()
+            .filter(point_account::Column::OwnerId.eq(user_id))).await?,
+        "postings": rows(db, posting::Entity::find()
+            .filter(Condition::any()
+                .add(posting::Column::FromAccountId.is_in(my_accounts.clone()))
+                .add(posting::Column::ToAccountId.is_in(my_accounts)))).await?,
+        "redemptions": rows(db, redemption::Entity::find()
+            .filter(redemption::Column::UserId.eq(user_id))).await?,
+        "volunteer_profiles": rows(db, volunteer_profile::Entity::find()
+            .filter(volunteer_profile::Column::UserId.eq(user_id))).await?,
+        "team_memberships": rows(db, team_member::Entity::find()
+            .filter(team_member::Column::UserId.eq(user_id))).await?,
+        "activity_signups": rows(db, activity_signup::Entity::find()
+            .filter(activity_signup::Column::UserId.eq(user_id))).await?,
+        "activities_organised": rows(db, activity::Entity::find()
+            .filter(activity::Column::OrganiserId.eq(user_id))).await?,
+    }))
+}
+
+/// A session as exported: id, created, expires, revoked (never the token hash).
+type SessionRow = (Uuid, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// A role as the API names it.
+fn role_name(role: policy::Role) -> &'static str {
+    match role {
+        policy::Role::Resident => "RESIDENT",
+        policy::Role::Volunteer => "VOLUNTEER",
+        policy::Role::PartyMember => "PARTY_MEMBER",
+        policy::Role::CouncilMember => "COUNCIL_MEMBER",
+        policy::Role::GridWorker => "GRID_WORKER",
+        policy::Role::Staff => "STAFF",
+    }
+}
+
+/// The rows of one table as JSON objects (column names as keys), in id
+/// order where the table has one.
+async fn rows<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    select: Select<E>,
+) -> ServiceResult<Vec<Value>> {
+    let mut found = select.into_json().all(db).await?;
+    found.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    Ok(found)
 }
