@@ -1,12 +1,12 @@
 //! Personal data (issue 8): phones sealed at rest and found by their blind
 //! index, legacy plaintext sealed at start, a wrong key refused, a person's
-//! export of their own data.
+//! export of their own data, and the erasure of an account.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use api::crypto::{CryptoError, DataKeys, SealedColumn};
 use api::service::consultation::{ballot, proposal as proposals, settings};
-use api::service::privacy::{self, SealReport};
+use api::service::privacy::{self, ERASED_NEED_DESCRIPTION, SealReport};
 use entity::consultation::ballot::{Electorate, PassRule};
 use entity::consultation::setting::SecondingKind;
 use entity::org::{membership, user};
@@ -14,7 +14,7 @@ use linli::world::Person;
 use linli::{TestApp, World, backend_tests};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 #[path = "credits_support/mod.rs"]
@@ -25,6 +25,9 @@ mod lists_support;
 /// The phone every `World` member joined with.
 const WORLD_PHONE: &str = "13912345678";
 const LOGIN: &str = "mutation($p: String!, $w: String!) { passwordLogin(phone: $p, password: $w) { accessToken refreshToken user { id } } }";
+const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }";
+const ERASE: &str =
+    "mutation($c: String!) { deleteMyAccount(confirmation: $c) { id pseudonym erasedAt } }";
 const MY_DATA: &str = "query { myData }";
 
 /// Every text value of the columns that may hold a phone, read with raw SQL.
@@ -372,6 +375,17 @@ async fn vote(app: &TestApp, who: &Person, ballot_id: Uuid) {
     .data();
 }
 
+async fn tally(app: &TestApp, world: &World, ballot_id: Uuid) -> Value {
+    let r = app
+        .gql(
+            world.staff_a.token(),
+            "query($b: ID!) { ballot(id: $b) { tally { forCount turnout } } }",
+            json!({"b": ballot_id}),
+        )
+        .await;
+    r.data()["ballot"]["tally"].clone()
+}
+
 async fn the_export_holds_the_callers_records_and_nobody_elses(app: TestApp) {
     let world = app.world().await;
     let mine = lists_support::need(
@@ -446,10 +460,224 @@ async fn the_export_holds_the_callers_records_and_nobody_elses(app: TestApp) {
         .expect_error("UNAUTHENTICATED");
 }
 
+async fn erasure_pseudonymises_and_keeps_what_must_stay(app: TestApp) {
+    let world = app.world().await;
+    // The resident logs in by password too, so there is a session to revoke.
+    app.gql(
+        world.resident_a.token(),
+        "mutation($p: String!, $w: String!) { setPassword(phone: $p, password: $w) { id } }",
+        json!({"p": "13833334444", "w": "right-password"}),
+    )
+    .await
+    .data();
+    let login = app
+        .gql(
+            None,
+            LOGIN,
+            json!({"p": "13833334444", "w": "right-password"}),
+        )
+        .await;
+    let session = login.data()["passwordLogin"].clone();
+    let access = session["accessToken"].as_str().unwrap().to_string();
+    let refresh = session["refreshToken"].as_str().unwrap().to_string();
+    let need = lists_support::need(
+        &app,
+        &world.resident_a,
+        world.community_a,
+        "陪诊",
+        "医疗",
+        "NORMAL",
+        "我住3栋502，腿脚不便",
+    )
+    .await;
+    let ballot_id = open_ballot(&app, &world).await;
+    vote(&app, &world.resident_a, ballot_id).await;
+    vote(&app, &world.staff_a, ballot_id).await;
+    let tally_before = tally(&app, &world, ballot_id).await;
+    // Points earned, then given to a neighbour: postings stay, balance is 0.
+    credits_support::give(&app, &world, &world.resident_a, 40).await;
+    credits_support::transfer(
+        &app,
+        &world,
+        &world.resident_a,
+        &world.staff_a,
+        40,
+        &Uuid::now_v7().to_string(),
+    )
+    .await
+    .data();
+    let postings = app.count("SELECT COUNT(*) FROM posting").await;
+    let votes = app.count("SELECT COUNT(*) FROM ballot_vote").await;
+    let electors = app.count("SELECT COUNT(*) FROM ballot_elector").await;
+
+    let r = app
+        .gql(Some(&access), ERASE, json!({"c": "确认注销"}))
+        .await;
+    let erased = r.data()["deleteMyAccount"].clone();
+    let suffix = &world.resident_a.id.simple().to_string()[24..];
+    let pseudonym = format!("已注销用户-{suffix}");
+    assert_eq!(erased["id"], world.resident_a.id.to_string());
+    assert_eq!(erased["pseudonym"], pseudonym);
+
+    // The person is gone: name, phones, logins.
+    let row = user::Entity::find_by_id(world.resident_a.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.display_name, pseudonym);
+    assert!(row.login_phone_sealed.is_none() && row.login_phone_blind_index.is_none());
+    assert!(row.password_hash.is_none() && row.wechat_openid.is_none());
+    assert!(row.erased_at.is_some());
+    let m = membership::Entity::find_by_id(world.resident_a.membership_id.unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.real_name, pseudonym);
+    assert_eq!(m.phone_sealed, "");
+    assert_eq!(m.status, membership::MembershipStatus::Left);
+    assert_eq!(m.roles, 0);
+    let need_row = entity::lists::need::Entity::find_by_id(need.parse::<Uuid>().unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(need_row.description, ERASED_NEED_DESCRIPTION);
+    assert_eq!(need_row.requester_id, world.resident_a.id);
+
+    // Tokens stop working: the access token, the world's token, the refresh token.
+    for token in [access.as_str(), world.resident_a.token.as_str()] {
+        let r = app.gql(Some(token), "{ me { id } }", json!({})).await;
+        assert_eq!(r.status, 401);
+        r.expect_error("UNAUTHENTICATED");
+    }
+    app.gql(None, REFRESH, json!({"t": refresh}))
+        .await
+        .expect_error("UNAUTHENTICATED");
+    app.gql(
+        None,
+        LOGIN,
+        json!({"p": "13833334444", "w": "right-password"}),
+    )
+    .await
+    .expect_error("UNAUTHENTICATED");
+
+    // What must stay stays, under the pseudonym; sums unchanged.
+    assert_eq!(app.count("SELECT COUNT(*) FROM posting").await, postings);
+    assert_eq!(app.count("SELECT COUNT(*) FROM ballot_vote").await, votes);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM ballot_elector").await,
+        electors
+    );
+    assert_eq!(tally(&app, &world, ballot_id).await, tally_before);
+    credits_support::assert_ledger_invariants(&app).await;
+    let members = app
+        .gql(
+            world.staff_a.token(),
+            "query($c: ID!) { members(communityId: $c, status: LEFT) { edges { node { realName phone user { id displayName } } } } }",
+            json!({"c": world.community_a}),
+        )
+        .await;
+    let left = members.data()["members"]["edges"][0]["node"].clone();
+    assert_eq!(left["realName"], pseudonym);
+    assert_eq!(left["phone"], "");
+    assert_eq!(left["user"]["displayName"], pseudonym);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE entity_type = 'user' AND action = 'erase'")
+            .await,
+        1
+    );
+    // Nobody else was touched.
+    let other = user::Entity::find_by_id(world.resident_b.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(other.display_name, "李四");
+    assert!(other.erased_at.is_none());
+    app.gql(world.resident_b.token(), "{ me { id } }", json!({}))
+        .await
+        .data();
+}
+
+async fn erasure_is_refused_for_bad_input_points_and_anonymous(app: TestApp) {
+    let world = app.world().await;
+    let audits = app.count("SELECT COUNT(*) FROM audit_log").await;
+    // Anonymous: there is nobody to erase.
+    app.gql(None, ERASE, json!({"c": "确认注销"}))
+        .await
+        .expect_error("UNAUTHENTICATED");
+    // A wrong confirmation writes nothing.
+    for wrong in ["", "yes", "确认", "确认注销账号"] {
+        let r = app
+            .gql(world.resident_a.token(), ERASE, json!({"c": wrong}))
+            .await;
+        let error = r.expect_error("BAD_USER_INPUT");
+        assert_eq!(error["extensions"]["field"], "confirmation");
+    }
+    // Points not yet spent or given: INVALID_STATE, nothing written.
+    credits_support::give(&app, &world, &world.resident_a, 25).await;
+    let audits_with_points = app.count("SELECT COUNT(*) FROM audit_log").await;
+    assert!(audits_with_points > audits);
+    let r = app
+        .gql(world.resident_a.token(), ERASE, json!({"c": "确认注销"}))
+        .await;
+    r.expect_error("INVALID_STATE");
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("25")
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log").await,
+        audits_with_points
+    );
+    let row = user::Entity::find_by_id(world.resident_a.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.display_name, "张三");
+    assert!(row.erased_at.is_none());
+    // The mutation names nobody: another user's erasure cannot be asked for.
+    let args = app
+        .gql(
+            world.admin.token(),
+            r#"{ __type(name: "Mutation") { fields { name args { name } } } }"#,
+            json!({}),
+        )
+        .await;
+    let fields = args.data()["__type"]["fields"].as_array().unwrap().clone();
+    let erase = fields
+        .iter()
+        .find(|f| f["name"] == "deleteMyAccount")
+        .unwrap();
+    assert_eq!(erase["args"], json!([{"name": "confirmation"}]));
+    // Staff calling it erase themselves, never the resident.
+    app.gql(world.staff_a.token(), ERASE, json!({"c": "确认注销"}))
+        .await
+        .data();
+    app.gql(
+        world.resident_a.token(),
+        "{ me { displayName } }",
+        json!({}),
+    )
+    .await
+    .data();
+    // Erasing twice: the token is refused.
+    app.gql(world.staff_a.token(), ERASE, json!({"c": "确认注销"}))
+        .await
+        .expect_error("UNAUTHENTICATED");
+}
+
 backend_tests!(
     phones_are_sealed_at_rest_and_shown_as_before,
     login_by_phone_works_and_duplicates_are_refused,
     the_start_up_backfill_seals_plaintext_and_is_idempotent,
     a_wrong_key_is_refused_with_a_clear_error,
     the_export_holds_the_callers_records_and_nobody_elses,
+    erasure_pseudonymises_and_keeps_what_must_stay,
+    erasure_is_refused_for_bad_input_points_and_anonymous,
 );

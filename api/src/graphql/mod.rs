@@ -40,6 +40,7 @@ pub struct MutationRoot(
     consultation::ConsultationMutation,
     covenant::CovenantMutation,
     credits::CreditsMutation,
+    privacy::PrivacyMutation,
 );
 
 #[derive(MergedObject, Default)]

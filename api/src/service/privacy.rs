@@ -1,5 +1,14 @@
-//! Personal data (issue 8): sealing rows written before encryption, and a
-//! person's export of everything Linli keeps about them.
+//! Personal data (issue 8): sealing rows written before encryption, a
+//! person's export of everything Linli keeps about them, and the erasure of
+//! their account.
+//!
+//! Erasure keeps the records a community must keep (postings, votes and
+//! electorates, pledges, comments, proposals, audit rows): they still name
+//! the user id, which now belongs to a pseudonym (`已注销用户-1a2b3c4d`) with
+//! no name, phone, WeChat identity or password. A positive points balance or
+//! a redemption not yet collected refuses the erasure (INVALID_STATE): the
+//! points are the person's to spend or give (转赠) first, as a residents'
+//! committee would ask at its counter, and the ledger is never touched.
 
 use chrono::{DateTime, Utc};
 use entity::auth::refresh_token;
@@ -8,20 +17,21 @@ use entity::consultation::{
     proposal, proposal_comment, proposal_rating, proposal_second,
 };
 use entity::covenant::{covenant_comment, covenant_pledge};
-use entity::credits::point_account;
-use entity::credits::redemption;
+use entity::credits::point_account::{self, AccountKind};
+use entity::credits::redemption::{self, RedemptionStatus};
 use entity::credits::{activity, activity_signup, posting, team_member, volunteer_profile};
 use entity::lists::{need, organisation_representative, project_rating, resource};
-use entity::org::membership;
+use entity::org::membership::{self, MembershipStatus};
 use entity::org::{household, personal_data_key, region, region_officer, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::audit::{self, AuditEntry};
 use crate::crypto::{DataKeys, SEALED_PREFIX, SealedColumn};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
@@ -30,6 +40,10 @@ use crate::service::auth::open_login_phone;
 use crate::service::org::{open_membership_phone, status_json};
 use crate::service::validate;
 
+/// What the person types to confirm the erasure of their account.
+pub const ERASE_CONFIRMATION: &str = "确认注销";
+/// What an erased person's needs say instead of their description.
+pub const ERASED_NEED_DESCRIPTION: &str = "（申请人已注销账号，需求详情已清除）";
 /// The format name of an export, for whoever reads the file later.
 pub const EXPORT_FORMAT: &str = "linli-personal-data/1";
 /// Rows sealed per transaction at start.
@@ -355,4 +369,186 @@ async fn rows<E: EntityTrait, C: ConnectionTrait>(
     let mut found = select.into_json().all(db).await?;
     found.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     Ok(found)
+}
+
+// ---------- erasure ----------
+
+/// What is left of an erased account.
+#[derive(Debug, Clone)]
+pub struct Erasure {
+    pub user_id: Uuid,
+    pub pseudonym: String,
+    pub erased_at: DateTime<Utc>,
+}
+
+/// `已注销用户-` and the last 8 hex digits of the id (the random part of a UUID v7).
+pub fn pseudonym(user_id: Uuid) -> String {
+    let simple = user_id.simple().to_string();
+    format!("已注销用户-{}", &simple[simple.len() - 8..])
+}
+
+/// The caller erases their own account, in one transaction: the name becomes
+/// a pseudonym; phones, WeChat identity and password are gone; every session
+/// is revoked (and `http` refuses the access tokens of an erased user); each
+/// membership is LEFT with the pseudonym and no phone; officer, council and
+/// team seats and volunteer skills are removed; the descriptions of the needs
+/// registered for them are cleared. Postings, votes, electorates, pledges,
+/// proposals, comments and audit rows stay, under the user id.
+pub async fn delete_my_account(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    confirmation: &str,
+) -> ServiceResult<Erasure> {
+    let user_id = policy::authorize_own_personal_data(actor)?;
+    if confirmation.trim() != ERASE_CONFIRMATION {
+        return Err(ServiceError::bad_input(
+            "confirmation",
+            format!("请输入“{ERASE_CONFIRMATION}”以确认注销账号"),
+        ));
+    }
+    let txn = begin_write(db).await?;
+    let me = user::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .filter(|u| u.erased_at.is_none())
+        .ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
+    let balances: Vec<i64> = point_account::Entity::find()
+        .select_only()
+        .column(point_account::Column::Balance)
+        .filter(point_account::Column::OwnerId.eq(user_id))
+        .filter(point_account::Column::Kind.eq(AccountKind::Member))
+        .filter(point_account::Column::Balance.gt(0))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let points: i64 = balances.iter().sum();
+    if points > 0 {
+        return Err(ServiceError::invalid_state(format!(
+            "您还有{points}积分未使用：请先兑换或转赠给家人邻里，再注销账号"
+        )));
+    }
+    let reserved = redemption::Entity::find()
+        .filter(redemption::Column::UserId.eq(user_id))
+        .filter(redemption::Column::Status.eq(RedemptionStatus::Reserved))
+        .count(&txn)
+        .await?;
+    if reserved > 0 {
+        return Err(ServiceError::invalid_state(
+            "您还有未领取的积分兑换：请先领取或取消，再注销账号",
+        ));
+    }
+
+    let now = Utc::now();
+    let pseudonym = pseudonym(user_id);
+    let mut active: user::ActiveModel = me.into();
+    active.display_name = Set(pseudonym.clone());
+    active.wechat_openid = Set(None);
+    active.wechat_unionid = Set(None);
+    active.login_phone_sealed = Set(None);
+    active.login_phone_blind_index = Set(None);
+    active.password_hash = Set(None);
+    // A platform administrator who leaves is replaced with `api create-admin`.
+    active.is_platform_admin = Set(false);
+    active.failed_login_count = Set(0);
+    active.locked_until = Set(None);
+    active.erased_at = Set(Some(now));
+    active.update(&txn).await?;
+
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(now)))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .order_by_asc(membership::Column::Id)
+        .all(&txn)
+        .await?;
+    let mut memberships_left = 0;
+    for found in &memberships {
+        let leaves = matches!(
+            found.status,
+            MembershipStatus::Pending | MembershipStatus::Active
+        );
+        let mut active: membership::ActiveModel = found.clone().into();
+        active.real_name = Set(pseudonym.clone());
+        active.phone_sealed = Set(String::new());
+        active.updated_at = Set(now);
+        if leaves {
+            active.status = Set(MembershipStatus::Left);
+            active.roles = Set(0);
+            active.status_reason = Set(Some("本人已注销账号".to_string()));
+            memberships_left += 1;
+        }
+        let saved = active.update(&txn).await?;
+        audit::record(
+            &txn,
+            AuditEntry::new("membership", saved.id, "erase")
+                .community(saved.community_id)
+                .actor(Some(user_id))
+                .change(Some(status_json(found)), Some(status_json(&saved))),
+        )
+        .await?;
+    }
+
+    let officer_roles = region_officer::Entity::delete_many()
+        .filter(region_officer::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let council_seats = council_member::Entity::delete_many()
+        .filter(council_member::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let team_seats = team_member::Entity::delete_many()
+        .filter(team_member::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let volunteer_profiles = volunteer_profile::Entity::delete_many()
+        .filter(volunteer_profile::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let needs_cleared = need::Entity::update_many()
+        .col_expr(
+            need::Column::Description,
+            Expr::value(ERASED_NEED_DESCRIPTION),
+        )
+        .col_expr(need::Column::UpdatedAt, Expr::value(now))
+        .filter(need::Column::RequesterId.eq(user_id))
+        .filter(need::Column::Description.ne(ERASED_NEED_DESCRIPTION))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+
+    audit::record(
+        &txn,
+        AuditEntry::new("user", user_id, "erase")
+            .actor(Some(user_id))
+            .change(
+                Some(json!({"erased": false})),
+                Some(json!({
+                    "erased": true,
+                    "pseudonym": pseudonym,
+                    "memberships_left": memberships_left,
+                    "officer_roles_removed": officer_roles,
+                    "council_seats_removed": council_seats,
+                    "team_seats_removed": team_seats,
+                    "volunteer_profiles_removed": volunteer_profiles,
+                    "needs_cleared": needs_cleared,
+                })),
+            ),
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %user_id, "account erased at the person's request");
+    Ok(Erasure {
+        user_id,
+        pseudonym,
+        erased_at: now,
+    })
 }
