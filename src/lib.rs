@@ -24,6 +24,8 @@ use uuid::Uuid;
 pub use world::World;
 
 pub const TEST_JWT_SECRET: &str = "linli-test-secret-0123456789abcdef0123456789";
+/// The personal-data key of test servers (32 bytes, hex).
+pub const TEST_DATA_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -101,6 +103,7 @@ fn init_logs() {
 pub fn test_settings(data_dir: &std::path::Path) -> Settings {
     let mut settings = Settings::for_data_dir(data_dir);
     settings.jwt_secret = Some(SecretString::from(TEST_JWT_SECRET.to_string()));
+    settings.data_encryption_key = Some(SecretString::from(TEST_DATA_KEY.to_string()));
     settings.workers = Some(2);
     settings.db_max_connections = 8;
     settings
@@ -130,6 +133,10 @@ pub async fn spawn_app_with(
     let db = api::db::connect(&settings).await.expect("connect");
     api::db::migrate(&db).await.expect("migrate");
     let state = AppState::new(settings, db.clone()).expect("state");
+    // As the binary does: the key check and sealing legacy plaintext.
+    api::service::privacy::prepare(&db, &state.keys)
+        .await
+        .expect("prepare personal data");
     let app = Application::build(state.clone()).expect("bind");
     let port = app.port();
     let server = app.into_server();

@@ -60,12 +60,14 @@ impl TestApp {
             display_name: Set(name.to_string()),
             wechat_openid: Set(None),
             wechat_unionid: Set(None),
-            login_phone: Set(None),
+            login_phone_sealed: Set(None),
+            login_phone_blind_index: Set(None),
             password_hash: Set(None),
             is_platform_admin: Set(is_platform_admin),
             failed_login_count: Set(0),
             locked_until: Set(None),
             created_at: Set(Utc::now()),
+            erased_at: Set(None),
         }
         .insert(&self.db)
         .await
@@ -102,6 +104,7 @@ impl TestApp {
         let mut person = self.create_user(name, false).await;
         let joined = org::join_community(
             &self.db,
+            &self.state.keys,
             &Actor::User(person.id),
             JoinRequest {
                 community_id,

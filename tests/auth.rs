@@ -180,11 +180,18 @@ async fn wechat_login_without_configuration_says_so(app: TestApp) {
 const PASSWORD_LOGIN: &str = "mutation($p: String!, $w: String!) { passwordLogin(phone: $p, password: $w) { accessToken refreshToken user { id } } }";
 
 async fn staff_user(app: &TestApp, phone: &str, password: &str) -> uuid::Uuid {
-    api::service::auth::create_password_user(&app.db, phone, "社工", password, false)
-        .await
-        .map_err(|e| e.message())
-        .unwrap()
-        .id
+    api::service::auth::create_password_user(
+        &app.db,
+        &app.state.keys,
+        phone,
+        "社工",
+        password,
+        false,
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap()
+    .id
 }
 
 async fn password_login_and_lockout(app: TestApp) {

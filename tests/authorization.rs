@@ -57,6 +57,59 @@ fn token(world: &World, caller: Caller) -> Option<&str> {
     }
 }
 
+fn person(world: &World, caller: Caller) -> Option<&linli::world::Person> {
+    match caller {
+        Caller::Anonymous => None,
+        Caller::OtherCommunityResident => Some(&world.resident_b),
+        Caller::Resident => Some(&world.resident_a),
+        Caller::GridWorker => Some(&world.grid_a),
+        Caller::Staff => Some(&world.staff_a),
+        Caller::OtherStreetAdmin => Some(&world.street_admin_b),
+        Caller::StreetAdmin => Some(&world.street_admin_a),
+        Caller::PlatformAdmin => Some(&world.admin),
+    }
+}
+
+/// Staff cancel the redemptions of `user_id` still waiting (which refunds
+/// them), then the platform administrator adjusts every account of theirs
+/// down to zero.
+async fn spend_all_points(app: &TestApp, world: &World, user_id: uuid::Uuid) {
+    use entity::credits::point_account;
+    use entity::credits::redemption::{self, RedemptionStatus};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let reserved = redemption::Entity::find()
+        .filter(redemption::Column::UserId.eq(user_id))
+        .filter(redemption::Column::Status.eq(RedemptionStatus::Reserved))
+        .all(&app.db)
+        .await
+        .unwrap();
+    for r in reserved {
+        app.gql(
+            world.admin.token(),
+            "mutation($r: ID!) { cancelRedemption(redemptionId: $r) { id } }",
+            json!({"r": r.id}),
+        )
+        .await
+        .data();
+    }
+    let accounts = point_account::Entity::find()
+        .filter(point_account::Column::OwnerId.eq(user_id))
+        .filter(point_account::Column::Balance.gt(0))
+        .all(&app.db)
+        .await
+        .unwrap();
+    for account in accounts {
+        app.gql(
+            world.admin.token(),
+            credits_support::ADJUST,
+            json!({"a": account.id, "amount": -account.balance, "reason": "注销前清零",
+                   "key": uuid::Uuid::now_v7().to_string()}),
+        )
+        .await
+        .data();
+    }
+}
+
 /// One operation: how to make its request (it may create what it needs
 /// first) and who is allowed.
 struct Case {
@@ -331,7 +384,28 @@ fn cases() -> Vec<Case> {
     ]
     .into_iter()
     .chain(lists_cases())
+    .chain(privacy_cases())
     .collect()
+}
+
+// ---------- personal data ----------
+
+/// Each person's own data: every logged-in caller may export theirs and
+/// erase their account; nobody can name someone else. Erasure comes last of
+/// all the cases: each caller of the world erases themself.
+fn privacy_cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "myData",
+            allowed: EVERYONE_LOGGED_IN,
+            needs_login_only: true,
+        },
+        Case {
+            name: "deleteMyAccount",
+            allowed: EVERYONE_LOGGED_IN,
+            needs_login_only: true,
+        },
+    ]
 }
 
 // ---------- three lists ----------
@@ -897,6 +971,18 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
             r#"mutation { updateProfile(displayName: "新昵称") { id } }"#.into(),
             json!({}),
         ),
+        "myData" => ("query { myData }".into(), json!({})),
+        "deleteMyAccount" => {
+            // Points are spent first (erasure refuses a positive balance):
+            // the administrator takes back what earlier cases gave.
+            if let Some(person) = person(world, caller) {
+                spend_all_points(app, world, person.id).await;
+            }
+            (
+                r#"mutation { deleteMyAccount(confirmation: "确认注销") { id pseudonym } }"#.into(),
+                json!({}),
+            )
+        }
         "unpledgedHouseholds" => (
             "query($c: ID!) { unpledgedHouseholds(communityId: $c) { building } }".into(),
             json!({"c": world.community_a}),
@@ -922,6 +1008,7 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
             // staff_a is staff there too; everyone else stands as in community A.
             let joined = api::service::org::join_community(
                 &app.db,
+                &app.state.keys,
                 &app.actor(world.staff_a.id),
                 api::service::org::JoinRequest {
                     community_id: community.id,

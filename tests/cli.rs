@@ -32,8 +32,11 @@ async fn migrate_create_admin_and_officer_on_a_fresh_data_folder() {
     .unwrap();
     let settings = api::config::Settings::for_data_dir(data);
     let db = api::db::connect(&settings).await.unwrap();
+    // The key was generated into the data folder; the phone is found by its blind index.
+    assert!(dir.path().join("nested/data/data_encryption_key").exists());
+    let keys = settings.data_keys().unwrap();
     let admin = entity::org::user::Entity::find()
-        .filter(entity::org::user::Column::LoginPhone.eq("13900000001"))
+        .filter(entity::org::user::Column::LoginPhoneBlindIndex.eq(keys.phone_index("13900000001")))
         .one(&db)
         .await
         .unwrap()
@@ -90,6 +93,23 @@ async fn migrate_create_admin_and_officer_on_a_fresh_data_folder() {
     .unwrap())
     .await;
     assert!(again.is_err());
+    // Another key is refused at start, before anything is written.
+    let other_key = "ab".repeat(32);
+    let refused = run(Cli::try_parse_from([
+        "api",
+        "--data-dir",
+        data,
+        "--data-encryption-key",
+        &other_key,
+        "migrate",
+    ])
+    .unwrap())
+    .await
+    .unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("DATA_ENCRYPTION_KEY is not the key"),
+        "{refused:#}"
+    );
     // A role without a region is a usage error.
     assert!(
         Cli::try_parse_from([

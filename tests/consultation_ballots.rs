@@ -96,12 +96,14 @@ async fn bulk_residents(app: &TestApp, world: &World, n: usize) -> Vec<Person> {
             display_name: Set(format!("投票人{i}")),
             wechat_openid: Set(None),
             wechat_unionid: Set(None),
-            login_phone: Set(None),
+            login_phone_sealed: Set(None),
+            login_phone_blind_index: Set(None),
             password_hash: Set(None),
             is_platform_admin: Set(false),
             failed_login_count: Set(0),
             locked_until: Set(None),
             created_at: Set(now),
+            erased_at: Set(None),
         });
         households.push(household::ActiveModel {
             id: Set(household_id),
@@ -111,13 +113,23 @@ async fn bulk_residents(app: &TestApp, world: &World, n: usize) -> Vec<Person> {
             room: Set(format!("{i}")),
             created_at: Set(now),
         });
+        let membership_id = Uuid::now_v7();
+        let sealed = app
+            .state
+            .keys
+            .seal(
+                api::crypto::SealedColumn::MembershipPhone,
+                membership_id,
+                "13912345678",
+            )
+            .unwrap();
         memberships.push(membership::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(membership_id),
             community_id: Set(world.community_a),
             user_id: Set(user_id),
             household_id: Set(Some(household_id)),
             real_name: Set(format!("投票人{i}")),
-            phone: Set("13912345678".into()),
+            phone_sealed: Set(sealed),
             roles: Set(Role::Resident.bit()),
             status: Set(MembershipStatus::Active),
             status_reason: Set(None),

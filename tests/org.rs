@@ -630,10 +630,14 @@ async fn staff_roles_need_an_officer(app: TestApp) {
 }
 
 async fn demo_seed_gives_working_logins(app: TestApp) {
-    let summary = api::seed::seed_demo(&app.db).await.unwrap();
+    let summary = api::seed::seed_demo(&app.db, &app.state.keys)
+        .await
+        .unwrap();
     assert!(summary.contains("和谐社区"));
     assert_eq!(
-        api::seed::seed_demo(&app.db).await.unwrap(),
+        api::seed::seed_demo(&app.db, &app.state.keys)
+            .await
+            .unwrap(),
         "demo data is already there"
     );
     let login = |phone: &'static str| {

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::http::Application;
 use crate::service::auth::create_password_user;
+use crate::service::privacy;
 use crate::state::AppState;
 use crate::{db, graphql, seed, telemetry};
 
@@ -90,10 +91,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(settings.log_format);
     let conn = db::connect(&settings).await?;
     db::migrate(&conn).await?;
+    // Before anything reads or writes a phone: refuse another key, and seal
+    // the rows that still hold plaintext.
+    let keys = settings.data_keys()?;
+    privacy::prepare(&conn, &keys).await?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let graphiql = settings.graphiql_enabled();
-            let state = AppState::new(settings, conn)?;
+            let state = AppState::with_keys(settings, conn, keys)?;
             let app = Application::build(state.clone())?;
             // Expiry of old points and closing forgotten check-outs (time credits).
             crate::service::credits::spawn_scheduler(state.db.clone());
@@ -116,7 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             role,
         } => {
             let is_admin = region.is_none();
-            let user = create_password_user(&conn, &phone, &name, &password, is_admin)
+            let user = create_password_user(&conn, &keys, &phone, &name, &password, is_admin)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             if let (Some(region), Some(role)) = (region, role) {
@@ -127,7 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::SeedDemo => {
-            let summary = seed::seed_demo(&conn).await?;
+            let summary = seed::seed_demo(&conn, &keys).await?;
             println!("{summary}");
         }
     }

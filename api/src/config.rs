@@ -8,9 +8,12 @@ use base64::Engine;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::crypto::{DATA_KEY_BYTES, DataKeys};
+
 pub const DEFAULT_WECHAT_API_BASE: &str = "https://api.weixin.qq.com";
 const JWT_SECRET_FILE: &str = "jwt_secret";
 const MIN_JWT_SECRET_BYTES: usize = 32;
+const DATA_KEY_FILE: &str = "data_encryption_key";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -46,6 +49,10 @@ pub struct Settings {
     /// HS256 key of access tokens, at least 32 bytes.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
+    /// The key that encrypts phone numbers at rest: 32 bytes, as base64 or
+    /// 64 hex digits. Losing it loses every phone number stored.
+    #[arg(long, env = "DATA_ENCRYPTION_KEY", hide_env_values = true)]
+    pub data_encryption_key: Option<SecretString>,
     #[arg(long, env = "WECHAT_APP_ID", default_value = "")]
     pub wechat_app_id: String,
     #[arg(long, env = "WECHAT_APP_SECRET", hide_env_values = true)]
@@ -114,6 +121,7 @@ impl Settings {
             db_acquire_timeout_secs: DEFAULT_DB_ACQUIRE_TIMEOUT_SECS,
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             jwt_secret: None,
+            data_encryption_key: None,
             wechat_app_id: String::new(),
             wechat_app_secret: None,
             wechat_api_base: DEFAULT_WECHAT_API_BASE.to_string(),
@@ -180,6 +188,61 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The personal-data keys: from DATA_ENCRYPTION_KEY when set (refused
+    /// unless it is 32 bytes of base64 or hex), else from a key generated once
+    /// and kept in the data folder, with a warning.
+    pub fn data_keys(&self) -> anyhow::Result<DataKeys> {
+        if let Some(secret) = &self.data_encryption_key {
+            let bytes = parse_data_key(secret.expose_secret()).context(
+                "DATA_ENCRYPTION_KEY must be 32 bytes, written as base64 or as 64 hex digits",
+            )?;
+            return Ok(DataKeys::from_secret(&bytes));
+        }
+        let path = self.data_dir.join(DATA_KEY_FILE);
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let bytes = parse_data_key(existing.trim()).with_context(|| {
+                format!(
+                    "{} does not hold a 32-byte key (base64 or hex); restore it or set DATA_ENCRYPTION_KEY",
+                    path.display()
+                )
+            })?;
+            return Ok(DataKeys::from_secret(&bytes));
+        }
+        tracing::warn!(
+            path = %path.display(),
+            "DATA_ENCRYPTION_KEY is not set: generated one and kept it in the data folder; \
+             set DATA_ENCRYPTION_KEY in production and keep a copy: without it the stored phone numbers cannot be read"
+        );
+        let mut bytes = [0u8; DATA_KEY_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        ensure_dir(&self.data_dir)?;
+        write_private(
+            &path,
+            &base64::engine::general_purpose::STANDARD.encode(bytes),
+        )?;
+        Ok(DataKeys::from_secret(&bytes))
+    }
+}
+
+/// 32 bytes as 64 hex digits, or as base64 (standard or URL-safe, padded or not).
+fn parse_data_key(text: &str) -> anyhow::Result<[u8; DATA_KEY_BYTES]> {
+    let text = text.trim();
+    let bytes = if text.len() == 2 * DATA_KEY_BYTES && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        (0..DATA_KEY_BYTES)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()?
+    } else {
+        let unpadded = text.trim_end_matches('=');
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(unpadded)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(unpadded))
+            .map_err(|_| anyhow::anyhow!("neither hex nor base64"))?
+    };
+    <[u8; DATA_KEY_BYTES]>::try_from(bytes.as_slice())
+        .map_err(|_| anyhow::anyhow!("{} bytes, not {DATA_KEY_BYTES}", bytes.len()))
+}
+
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
@@ -202,5 +265,36 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     #[cfg(not(unix))]
     {
         std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_keys_are_32_bytes_of_hex_or_base64() {
+        let hex = "00".repeat(16) + &"ff".repeat(16);
+        assert_eq!(parse_data_key(&hex).unwrap()[31], 0xff);
+        let b64 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        assert_eq!(parse_data_key(&b64).unwrap(), [9u8; 32]);
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xfb; 32]);
+        assert_eq!(parse_data_key(&url).unwrap(), [0xfb; 32]);
+        for bad in ["", "short", &"00".repeat(31), "not base64 at all!!"] {
+            assert!(parse_data_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_generated_data_key_is_kept_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::for_data_dir(dir.path());
+        let first = settings.data_keys().unwrap();
+        let again = settings.data_keys().unwrap();
+        assert_eq!(first.fingerprint(), again.fingerprint());
+        let mut garbled = Settings::for_data_dir(dir.path());
+        garbled.data_encryption_key = Some(SecretString::from("too short".to_string()));
+        assert!(garbled.data_keys().is_err());
     }
 }

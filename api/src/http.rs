@@ -426,6 +426,24 @@ async fn execute(
             .observe(None, Duration::ZERO, std::iter::once(RATE_LIMITED));
         return rate_limited(media, wait);
     }
+    if let Actor::User(user_id) = actor {
+        match crate::service::auth::session_user_is_live(&shared.state.db, user_id).await {
+            Ok(true) => {}
+            // The account was erased (or is gone): its tokens no longer work.
+            Ok(false) => return token_rejected(media, TokenError::Invalid),
+            Err(err) => {
+                if let crate::error::ServiceError::Internal(cause) = &err {
+                    tracing::error!(error = ?cause, "cannot check the session's user");
+                }
+                return request_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    media,
+                    &err.message(),
+                    err.code().as_str(),
+                );
+            }
+        }
+    }
     let slot = OperationSlot::default();
     let request = request
         .data(slot.clone())
@@ -536,12 +554,15 @@ async fn graphql_ws(
                 });
             let actor = match token {
                 None => Actor::Anonymous,
-                Some(token) => Actor::User(
-                    state
-                        .jwt
-                        .verify(&token)
-                        .map_err(|_| async_graphql::Error::new("登录凭证无效，请重新登录"))?,
-                ),
+                Some(token) => {
+                    let refused = || async_graphql::Error::new("登录凭证无效，请重新登录");
+                    let user_id = state.jwt.verify(&token).map_err(|_| refused())?;
+                    // An erased (or deleted) user's tokens no longer work.
+                    match crate::service::auth::session_user_is_live(&state.db, user_id).await {
+                        Ok(true) => Actor::User(user_id),
+                        _ => return Err(refused()),
+                    }
+                }
             };
             let mut data = async_graphql::Data::default();
             data.insert(Session(actor));

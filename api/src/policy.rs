@@ -555,6 +555,14 @@ fn lineage(region: &region::Model) -> Vec<Uuid> {
     ids
 }
 
+/// A person's own data: only they may export it (`myData`) or erase their
+/// account (`deleteMyAccount`). Nobody does either for someone else — not
+/// the community's staff, an officer or the platform administrator — so a
+/// request can never name another person: the caller is the subject.
+pub fn authorize_own_personal_data(actor: &Actor) -> ServiceResult<Uuid> {
+    actor.user_id()
+}
+
 pub async fn find_community<C: ConnectionTrait>(
     db: &C,
     community_id: Uuid,

@@ -9,6 +9,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
+use crate::crypto::DataKeys;
 use crate::policy::{Actor, Role};
 use crate::service::auth::create_password_user;
 use crate::service::org::{self, AppointOfficer, JoinRequest};
@@ -61,7 +62,7 @@ fn fail(err: crate::error::ServiceError) -> anyhow::Error {
     anyhow::anyhow!("{} ({:?})", err.message(), err.code())
 }
 
-pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<String> {
+pub async fn seed_demo(db: &DatabaseConnection, keys: &DataKeys) -> anyhow::Result<String> {
     let already = region::Entity::find()
         .filter(region::Column::Name.eq(DEMO_DISTRICT))
         .filter(region::Column::Kind.eq(RegionKind::District))
@@ -71,12 +72,12 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<String> {
         return Ok("demo data is already there".into());
     }
     let admin = match user::Entity::find()
-        .filter(user::Column::LoginPhone.eq("13800000000"))
+        .filter(user::Column::LoginPhoneBlindIndex.eq(keys.phone_index("13800000000")))
         .one(db)
         .await?
     {
         Some(admin) => admin,
-        None => create_password_user(db, "13800000000", "平台管理员", DEMO_PASSWORD, true)
+        None => create_password_user(db, keys, "13800000000", "平台管理员", DEMO_PASSWORD, true)
             .await
             .map_err(fail)?,
     };
@@ -104,6 +105,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     .map_err(fail)?;
     let street_officer = org::appoint_officer(
         db,
+        keys,
         &admin_actor,
         AppointOfficer {
             region_id: street.id,
@@ -117,12 +119,14 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     .map_err(fail)?;
     let street_actor = Actor::User(street_officer.user_id);
     for person in PEOPLE {
-        let person_user = create_password_user(db, person.phone, person.name, DEMO_PASSWORD, false)
-            .await
-            .map_err(fail)?;
+        let person_user =
+            create_password_user(db, keys, person.phone, person.name, DEMO_PASSWORD, false)
+                .await
+                .map_err(fail)?;
         let (building, unit, room) = person.address;
         let joined = org::join_community(
             db,
+            keys,
             &Actor::User(person_user.id),
             JoinRequest {
                 community_id: community.id,

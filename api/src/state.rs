@@ -7,12 +7,15 @@ use sea_orm::DatabaseConnection;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::wechat::WechatClient;
 use crate::config::Settings;
+use crate::crypto::DataKeys;
 use crate::service::consultation::live::TallyHub;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
+    /// Seals and looks up personal data (phones) at rest.
+    pub keys: DataKeys,
     pub wechat: WechatClient,
     pub settings: Arc<Settings>,
     /// Live ballot tallies (consultation): fed by votes here and, on
@@ -22,6 +25,17 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let keys = settings.data_keys()?;
+        Self::with_keys(settings, db, keys)
+    }
+
+    /// With personal-data keys already resolved (the binary resolves them
+    /// before it seals legacy rows at start).
+    pub fn with_keys(
+        settings: Settings,
+        db: DatabaseConnection,
+        keys: DataKeys,
+    ) -> anyhow::Result<Self> {
         let jwt = JwtKeys::new(&settings.resolve_jwt_secret()?);
         let wechat = WechatClient::new(
             &settings.wechat_api_base,
@@ -31,6 +45,7 @@ impl AppState {
         Ok(AppState {
             db,
             jwt,
+            keys,
             wechat,
             settings: Arc::new(settings),
             tally_hub: TallyHub::new(),

@@ -26,6 +26,10 @@ use crate::load::{Outcome, RssSampler};
 use crate::workloads::{Target, Workload};
 
 pub const JWT_SECRET: &str = "linli-bench-secret-0123456789abcdef0123456789";
+/// The personal-data key of the server the bench starts (64 hex digits); the
+/// seed seals phones with it, so a reused database opens on the next run.
+pub const DATA_ENCRYPTION_KEY: &str =
+    "6c696e6c692d62656e63682d646174612d6b65792d303132333435363738396162";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Backend {
@@ -203,6 +207,7 @@ async fn start_linli(database_url: &str, data_dir: &std::path::Path) -> anyhow::
         .arg("--bind-addr")
         .arg(format!("127.0.0.1:{port}"))
         .env("JWT_SECRET", JWT_SECRET)
+        .env("DATA_ENCRYPTION_KEY", DATA_ENCRYPTION_KEY)
         // The default filter logs every request at INFO; the bench keeps
         // warnings only (README: Benchmarks).
         .env("RUST_LOG", "warn");

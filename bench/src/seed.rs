@@ -32,6 +32,8 @@ use rand::{Rng, SeedableRng};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel};
 use uuid::Uuid;
 
+use api::crypto::{DataKeys, SealedColumn};
+
 /// Role bits (see `api::policy::Role`).
 const RESIDENT: i32 = 1;
 const VOLUNTEER: i32 = 1 << 1;
@@ -166,6 +168,7 @@ fn region_row(name: String, kind: RegionKind, parent: Option<&region::Model>) ->
 /// Seeds an empty, migrated database; returns the ids the workloads use
 /// and the number of rows written.
 pub async fn seed(db: &DatabaseConnection, plan: &Plan) -> anyhow::Result<(Seeded, u64)> {
+    let keys = bench_data_keys()?;
     let mut rng = StdRng::seed_from_u64(7);
     let mut batch = Batch { db, rows: 0 };
     let now = Utc::now();
@@ -216,36 +219,49 @@ pub async fn seed(db: &DatabaseConnection, plan: &Plan) -> anyhow::Result<(Seede
                 display_name: format!("居民{c}-{m}"),
                 wechat_openid: None,
                 wechat_unionid: None,
-                login_phone: None,
+                login_phone_sealed: None,
+                login_phone_blind_index: None,
                 password_hash: None,
                 is_platform_admin: false,
                 failed_login_count: 0,
                 locked_until: None,
                 created_at: now,
+                erased_at: None,
             })
             .collect();
         let user_ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
         let memberships: Vec<membership::Model> = user_ids
             .iter()
             .enumerate()
-            .map(|(m, uid)| membership::Model {
-                id: Uuid::now_v7(),
-                community_id: cid,
-                user_id: *uid,
-                household_id: Some(households[m % households.len()].id),
-                real_name: format!("居民{m}"),
-                phone: format!("139{:08}", m),
-                roles: match m {
-                    0 => STAFF | RESIDENT,
-                    m if m % 3 == 0 => RESIDENT | VOLUNTEER,
-                    _ => RESIDENT,
-                },
-                status: MembershipStatus::Active,
-                status_reason: None,
-                created_at: now,
-                updated_at: now,
+            .map(|(m, uid)| {
+                let id = Uuid::now_v7();
+                (
+                    m,
+                    uid,
+                    id,
+                    keys.seal(SealedColumn::MembershipPhone, id, &format!("139{:08}", m)),
+                )
             })
-            .collect();
+            .map(|(m, uid, id, phone)| -> anyhow::Result<membership::Model> {
+                Ok(membership::Model {
+                    id,
+                    community_id: cid,
+                    user_id: *uid,
+                    household_id: Some(households[m % households.len()].id),
+                    real_name: format!("居民{m}"),
+                    phone_sealed: phone?,
+                    roles: match m {
+                        0 => STAFF | RESIDENT,
+                        m if m % 3 == 0 => RESIDENT | VOLUNTEER,
+                        _ => RESIDENT,
+                    },
+                    status: MembershipStatus::Active,
+                    status_reason: None,
+                    created_at: now,
+                    updated_at: now,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
         batch
             .insert(am::<_, household::ActiveModel>(households))
             .await?;
@@ -595,6 +611,16 @@ async fn seed_votes_and_activities(
             .await?;
     }
     Ok(())
+}
+
+/// The keys of `DATA_ENCRYPTION_KEY` (the bench's), to seal the seeded phones.
+fn bench_data_keys() -> anyhow::Result<DataKeys> {
+    let hex = crate::DATA_ENCRYPTION_KEY;
+    let mut secret = [0u8; 32];
+    for (i, byte) in secret.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?;
+    }
+    Ok(DataKeys::from_secret(&secret))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod m20261122_000010_lists;
 mod m20261122_000020_consultation;
 mod m20261122_000030_credits;
 mod m20261122_000040_covenant;
+mod m20261201_000050_personal_data;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000030_credits::Migration),
             Box::new(m20261122_000010_lists::Migration),
             Box::new(m20261122_000040_covenant::Migration),
+            Box::new(m20261201_000050_personal_data::Migration),
         ]
     }
 }

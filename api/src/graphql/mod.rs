@@ -11,6 +11,7 @@ pub mod lists;
 pub mod loaders;
 pub mod org;
 pub mod page;
+pub mod privacy;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
@@ -24,6 +25,7 @@ pub struct QueryRoot(
     consultation::ConsultationQuery,
     covenant::CovenantQuery,
     credits::CreditsQuery,
+    privacy::PrivacyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -38,6 +40,7 @@ pub struct MutationRoot(
     consultation::ConsultationMutation,
     covenant::CovenantMutation,
     credits::CreditsMutation,
+    privacy::PrivacyMutation,
 );
 
 #[derive(MergedObject, Default)]

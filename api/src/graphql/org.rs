@@ -193,8 +193,8 @@ impl Membership {
     }
 
     /// The phone; masked (138****5678) except for the member and the community's staff.
-    async fn phone(&self) -> String {
-        self.0.phone()
+    async fn phone(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.0.phone(&ctx.state().keys)?)
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -524,8 +524,10 @@ impl OrgMutation {
         initial_password: Option<String>,
     ) -> Result<RegionOfficer> {
         let region_id = parse_id(&region_id, "regionId")?;
+        let state = ctx.state();
         let appointed = org_service::appoint_officer(
-            &ctx.state().db,
+            &state.db,
+            &state.keys,
             &ctx.actor(),
             AppointOfficer {
                 region_id,
@@ -559,8 +561,10 @@ impl OrgMutation {
         room: String,
     ) -> Result<Membership> {
         let community_id = parse_id(&community_id, "communityId")?;
+        let state = ctx.state();
         let view = org_service::join_community(
-            &ctx.state().db,
+            &state.db,
+            &state.keys,
             &ctx.actor(),
             JoinRequest {
                 community_id,

@@ -6,13 +6,17 @@ use entity::auth::refresh_token;
 use entity::org::user;
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    SqlErr,
+};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::password::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::auth::wechat::WechatError;
+use crate::crypto::{DataKeys, SealedColumn};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
 use crate::policy::Actor;
@@ -81,12 +85,14 @@ pub async fn wechat_login(state: &AppState, code: &str) -> ServiceResult<AuthSes
                 display_name: Set(DEFAULT_WECHAT_NAME.to_string()),
                 wechat_openid: Set(Some(identity.openid.clone())),
                 wechat_unionid: Set(identity.unionid.clone()),
-                login_phone: Set(None),
+                login_phone_sealed: Set(None),
+                login_phone_blind_index: Set(None),
                 password_hash: Set(None),
                 is_platform_admin: Set(false),
                 failed_login_count: Set(0),
                 locked_until: Set(None),
                 created_at: Set(Utc::now()),
+                erased_at: Set(None),
             }
             .insert(&txn)
             .await?;
@@ -114,7 +120,8 @@ pub async fn password_login(
     };
     let now = Utc::now();
     let found = user::Entity::find()
-        .filter(user::Column::LoginPhone.eq(phone.as_str()))
+        .filter(user::Column::LoginPhoneBlindIndex.eq(state.keys.phone_index(&phone)))
+        .filter(user::Column::ErasedAt.is_null())
         .one(&state.db)
         .await?;
     if let Some(locked_until) = found.as_ref().and_then(|u| u.locked_until)
@@ -217,6 +224,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> ServiceResult<AuthSes
     let user = user::Entity::find_by_id(token.user_id)
         .one(&txn)
         .await?
+        .filter(|u| u.erased_at.is_none())
         .ok_or_else(invalid)?;
     let session = issue_session(state, &txn, user, token.family_id, now).await?;
     txn.commit().await?;
@@ -265,19 +273,25 @@ pub async fn set_password(
     let hash = password::hash_password(new_password.to_string())
         .await
         .map_err(ServiceError::internal)?;
+    let blind_index = state.keys.phone_index(&phone);
+    let sealed = state.keys.seal(SealedColumn::LoginPhone, user_id, &phone)?;
     let txn = begin_write(&state.db).await?;
     let taken = user::Entity::find()
-        .filter(user::Column::LoginPhone.eq(phone.as_str()))
+        .filter(user::Column::LoginPhoneBlindIndex.eq(blind_index.as_str()))
         .filter(user::Column::Id.ne(user_id))
         .one(&txn)
         .await?;
     if taken.is_some() {
-        return Err(ServiceError::conflict("该手机号已被其他账号使用"));
+        return Err(ServiceError::conflict(PHONE_TAKEN));
     }
     let mut active: user::ActiveModel = user.into();
-    active.login_phone = Set(Some(phone));
+    active.login_phone_sealed = Set(Some(sealed));
+    active.login_phone_blind_index = Set(Some(blind_index));
     active.password_hash = Set(Some(hash));
-    let updated = active.update(&txn).await?;
+    let updated = active
+        .update(&txn)
+        .await
+        .map_err(unique_phone_as_conflict)?;
     audit::record(
         &txn,
         AuditEntry::new("user", user_id, "set_password").actor(Some(user_id)),
@@ -285,6 +299,43 @@ pub async fn set_password(
     .await?;
     txn.commit().await?;
     Ok(updated)
+}
+
+const PHONE_TAKEN: &str = "该手机号已被其他账号使用";
+
+/// Two people claiming one phone at once: the UNIQUE blind index decides.
+fn unique_phone_as_conflict(err: sea_orm::DbErr) -> ServiceError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::conflict(PHONE_TAKEN),
+        _ => ServiceError::from(err),
+    }
+}
+
+/// Whether an access token's user may still act: the user exists and has
+/// not erased their account. Checked for every request that carries a token.
+pub async fn session_user_is_live<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> ServiceResult<bool> {
+    let found: Option<Option<DateTime<Utc>>> = user::Entity::find_by_id(user_id)
+        .select_only()
+        .column(user::Column::ErasedAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(matches!(found, Some(None)))
+}
+
+/// The login phone of a user, opened (for the user's own export).
+pub fn open_login_phone(keys: &DataKeys, user: &user::Model) -> ServiceResult<Option<String>> {
+    match &user.login_phone_sealed {
+        Some(sealed) => Ok(Some(keys.open(
+            SealedColumn::LoginPhone,
+            user.id,
+            sealed,
+        )?)),
+        None => Ok(None),
+    }
 }
 
 pub fn check_password_strength(field: &'static str, password: &str) -> ServiceResult<()> {
@@ -362,6 +413,7 @@ fn hash_token(token: &str) -> String {
 /// Used by the CLI and the demo seed: creates a user with a phone + password login.
 pub async fn create_password_user<C: ConnectionTrait>(
     db: &C,
+    keys: &DataKeys,
     phone: &str,
     display_name: &str,
     password: &str,
@@ -373,27 +425,35 @@ pub async fn create_password_user<C: ConnectionTrait>(
     let hash = password::hash_password(password.to_string())
         .await
         .map_err(ServiceError::internal)?;
+    let blind_index = keys.phone_index(&phone);
     let existing = user::Entity::find()
-        .filter(user::Column::LoginPhone.eq(phone.as_str()))
+        .filter(user::Column::LoginPhoneBlindIndex.eq(blind_index.as_str()))
         .one(db)
         .await?;
     if existing.is_some() {
         return Err(ServiceError::conflict("该手机号已有账号"));
     }
+    let id = Uuid::now_v7();
     let created = user::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         display_name: Set(display_name),
         wechat_openid: Set(None),
         wechat_unionid: Set(None),
-        login_phone: Set(Some(phone)),
+        login_phone_sealed: Set(Some(keys.seal(SealedColumn::LoginPhone, id, &phone)?)),
+        login_phone_blind_index: Set(Some(blind_index)),
         password_hash: Set(Some(hash)),
         is_platform_admin: Set(is_platform_admin),
         failed_login_count: Set(0),
         locked_until: Set(None),
         created_at: Set(Utc::now()),
+        erased_at: Set(None),
     }
     .insert(db)
-    .await?;
+    .await
+    .map_err(|err| match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::conflict("该手机号已有账号"),
+        _ => ServiceError::from(err),
+    })?;
     audit::record(
         db,
         AuditEntry::new("user", created.id, "create_password_user"),

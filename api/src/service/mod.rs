@@ -8,4 +8,5 @@ pub mod credits;
 pub mod lists;
 pub mod org;
 pub mod page;
+pub mod privacy;
 pub mod validate;

@@ -15,6 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
+use crate::crypto::{DataKeys, SealedColumn};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, RegionPermission, Role};
@@ -171,6 +172,7 @@ pub struct AppointOfficer<'a> {
 
 pub async fn appoint_officer(
     db: &DatabaseConnection,
+    keys: &DataKeys,
     actor: &Actor,
     input: AppointOfficer<'_>,
 ) -> ServiceResult<region_officer::Model> {
@@ -191,7 +193,7 @@ pub async fn appoint_officer(
     let phone = validate::phone("phone", input.phone)?;
     let txn = begin_write(db).await?;
     let existing = user::Entity::find()
-        .filter(user::Column::LoginPhone.eq(phone.as_str()))
+        .filter(user::Column::LoginPhoneBlindIndex.eq(keys.phone_index(&phone)))
         .one(&txn)
         .await?;
     let officer_user = match existing {
@@ -203,7 +205,7 @@ pub async fn appoint_officer(
                     "该手机号还没有账号，请设置初始密码",
                 ));
             };
-            create_password_user(&txn, &phone, input.display_name, password, false).await?
+            create_password_user(&txn, keys, &phone, input.display_name, password, false).await?
         }
     };
     let appointed = region_officer::ActiveModel {
@@ -333,13 +335,30 @@ impl MembershipView {
         }
     }
 
-    pub fn phone(&self) -> String {
-        if self.reveal_personal {
-            self.membership.phone.clone()
+    /// The phone, opened, and masked unless the viewer may see it.
+    pub fn phone(&self, keys: &DataKeys) -> ServiceResult<String> {
+        let phone = open_membership_phone(keys, &self.membership)?;
+        Ok(if self.reveal_personal {
+            phone
         } else {
-            mask_phone(&self.membership.phone)
-        }
+            mask_phone(&phone)
+        })
     }
+}
+
+/// A membership's phone, opened; empty once the person erased their account.
+pub fn open_membership_phone(
+    keys: &DataKeys,
+    membership: &membership::Model,
+) -> ServiceResult<String> {
+    if membership.phone_sealed.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(keys.open(
+        SealedColumn::MembershipPhone,
+        membership.id,
+        &membership.phone_sealed,
+    )?)
 }
 
 /// 张三 → 张*, 欧阳娜娜 → 欧***.
@@ -378,6 +397,7 @@ pub struct JoinRequest<'a> {
 /// member who left or was refused may ask again.
 pub async fn join_community(
     db: &DatabaseConnection,
+    keys: &DataKeys,
     actor: &Actor,
     request: JoinRequest<'_>,
 ) -> ServiceResult<MembershipView> {
@@ -414,10 +434,11 @@ pub async fn join_community(
         }
         Some(found) => {
             let before = status_json(&found);
+            let sealed = keys.seal(SealedColumn::MembershipPhone, found.id, &phone)?;
             let mut active: membership::ActiveModel = found.into();
             active.household_id = Set(Some(household.id));
             active.real_name = Set(real_name);
-            active.phone = Set(phone);
+            active.phone_sealed = Set(sealed);
             active.roles = Set(0);
             active.status = Set(MembershipStatus::Pending);
             active.status_reason = Set(None);
@@ -425,13 +446,14 @@ pub async fn join_community(
             (active.update(&txn).await?, Some(before))
         }
         None => {
+            let id = Uuid::now_v7();
             let created = membership::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(id),
                 community_id: Set(community.id),
                 user_id: Set(user_id),
                 household_id: Set(Some(household.id)),
                 real_name: Set(real_name),
-                phone: Set(phone),
+                phone_sealed: Set(keys.seal(SealedColumn::MembershipPhone, id, &phone)?),
                 roles: Set(0),
                 status: Set(MembershipStatus::Pending),
                 status_reason: Set(None),
@@ -820,7 +842,7 @@ async fn apply_change<C: ConnectionTrait>(
         .ok_or(ServiceError::NotFound("成员申请"))
 }
 
-fn status_json(m: &membership::Model) -> serde_json::Value {
+pub(crate) fn status_json(m: &membership::Model) -> serde_json::Value {
     let status = match m.status {
         MembershipStatus::Pending => "PENDING",
         MembershipStatus::Active => "ACTIVE",

@@ -11,7 +11,9 @@ pub struct Model {
     pub user_id: Uuid,
     pub household_id: Option<Uuid>,
     pub real_name: String,
-    pub phone: String,
+    /// Sealed (`api::crypto`); empty once the person erased their account.
+    #[sea_orm(column_name = "phone")]
+    pub phone_sealed: String,
     /// A bit set of community roles (see `api::policy::Role`), so that a role
     /// filter is one indexed-friendly expression on both back ends.
     pub roles: i32,

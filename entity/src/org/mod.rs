@@ -3,6 +3,7 @@
 
 pub mod household;
 pub mod membership;
+pub mod personal_data_key;
 pub mod region;
 pub mod region_officer;
 pub mod user;

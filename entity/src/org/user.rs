@@ -12,14 +12,22 @@ pub struct Model {
     pub wechat_openid: Option<String>,
     pub wechat_unionid: Option<String>,
     /// The phone used for password login (not the phone given when joining a
-    /// community, which lives on the membership).
+    /// community, which lives on the membership), sealed (`api::crypto`):
+    /// never compare or show it as it is.
+    #[sea_orm(column_name = "login_phone")]
+    pub login_phone_sealed: Option<String>,
+    /// The keyed blind index of the login phone (`api::crypto`), UNIQUE:
+    /// what lookups by phone compare.
     #[sea_orm(unique)]
-    pub login_phone: Option<String>,
+    pub login_phone_blind_index: Option<String>,
     pub password_hash: Option<String>,
     pub is_platform_admin: bool,
     pub failed_login_count: i32,
     pub locked_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// When the person erased their account (`deleteMyAccount`): the name is
+    /// a pseudonym, the phones and logins are gone, and tokens are refused.
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
