@@ -50,6 +50,8 @@ impl ServerProcess {
             .env("DATA_DIR", &data_dir)
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
             .env("JWT_SECRET", TEST_JWT_SECRET)
+            // The key the in-process test servers seal personal data with.
+            .env("DATA_ENCRYPTION_KEY", crate::TEST_DATA_KEY)
             .env("WORKERS", "2")
             .env("DB_MAX_CONNECTIONS", "8")
             .env("RUST_LOG", "warn")

@@ -303,6 +303,7 @@ async fn the_server_rides_out_a_database_outage() {
         .env_clear()
         .env("DATABASE_URL", cluster.url())
         .env("DATA_DIR", work.path().join("data"))
+        .env("DATA_ENCRYPTION_KEY", linli::TEST_DATA_KEY)
         .env("RUST_LOG", "warn")
         .current_dir(work.path())
         .output()

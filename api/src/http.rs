@@ -435,12 +435,9 @@ async fn execute(
                 if let crate::error::ServiceError::Internal(cause) = &err {
                     tracing::error!(error = ?cause, "cannot check the session's user");
                 }
-                return request_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    media,
-                    &err.message(),
-                    err.code().as_str(),
-                );
+                // Answered like an execution error (200), as every other
+                // request is while the database cannot be reached.
+                return request_error(StatusCode::OK, media, &err.message(), err.code().as_str());
             }
         }
     }
