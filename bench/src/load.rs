@@ -186,6 +186,43 @@ pub async fn open_loop(
     total
 }
 
+/// Attack requests at `rate` per second for `duration`; each must be
+/// refused (a 4xx, or an answer with errors and no data). `errors` counts
+/// those that were not: served, a 5xx or no answer.
+pub async fn open_loop_expecting_refusal(
+    client: &reqwest::Client,
+    make: Gen,
+    rate: f64,
+    duration: Duration,
+) -> Outcome {
+    let start = Instant::now();
+    let total_requests = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let mut tasks = Vec::with_capacity(total_requests as usize);
+    for n in 0..total_requests {
+        tokio::time::sleep_until((start + interval.mul_f64(n as f64)).into()).await;
+        let client = client.clone();
+        let req = make(n);
+        tasks.push(tokio::spawn(async move {
+            match send(&client, req).await {
+                Ok(()) => Err("an attack request was served".to_string()),
+                Err(e) if e.starts_with('4') || e.starts_with("200") => Ok(()),
+                Err(e) => Err(e),
+            }
+        }));
+    }
+    let mut total = Outcome::default();
+    for task in tasks {
+        total.requests += 1;
+        if let Ok(Err(e)) | Err(e) = task.await.map_err(|e| e.to_string()) {
+            total.errors += 1;
+            total.first_error.get_or_insert(e);
+        }
+    }
+    total.elapsed = start.elapsed().max(duration);
+    total
+}
+
 /// Resident set size of a process in kB: `VmRSS` now, or `VmHWM` (peak).
 pub fn rss_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

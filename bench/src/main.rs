@@ -6,6 +6,7 @@
 //! `--with-postgraphile`, PostGraphile v5; drives the workloads closed-loop
 //! (peak) then open-loop at half the peak, and prints one table.
 
+mod attack;
 mod postgraphile;
 mod raw;
 mod seed;
@@ -84,6 +85,11 @@ struct Cli {
     /// Reuse the seeded database of an earlier run (same size) if there is one.
     #[arg(long)]
     reuse: bool,
+    /// Also measure R1 on Linli alone and again while attackers send
+    /// refused requests (deep, alias-flood, directive-flood, batch and
+    /// oversized) at this many per second; 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    attack_rate: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -420,6 +426,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     rss_kb: rss,
                 });
             }
+        }
+    }
+    if cli.attack_rate > 0 {
+        let (_, linli) = &servers[0];
+        if let Some(make) = fixtures.make(Target::Linli, Workload::R1, &linli.base) {
+            let (alone, under_attack, attacks) = attack::ordinary_under_attack(
+                &client,
+                make,
+                &linli.base,
+                cli.concurrency,
+                duration,
+                cli.attack_rate,
+            )
+            .await?;
+            println!(
+                "R1 alone: {:.0} req/s; R1 while {} attack requests/s were refused ({} sent, {} not refused): {:.0} req/s = {:.0}% of alone",
+                alone.rate(),
+                cli.attack_rate,
+                attacks.requests,
+                attacks.errors,
+                under_attack.rate(),
+                100.0 * under_attack.rate() / alone.rate().max(1e-9)
+            );
         }
     }
     let mut pgbench_line = None;
