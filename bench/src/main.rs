@@ -30,7 +30,7 @@ pub const JWT_SECRET: &str = "linli-bench-secret-0123456789abcdef0123456789";
 /// The personal-data key of the server the bench starts (64 hex digits); the
 /// seed seals phones with it, so a reused database opens on the next run.
 pub const DATA_ENCRYPTION_KEY: &str =
-    "6c696e6c692d62656e63682d646174612d6b65792d303132333435363738396162";
+    "6c696e6c692d62656e63682d646174612d6b65792d3031323334353637383961";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Backend {

@@ -629,6 +629,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_bench_data_key_is_32_bytes_of_hex() {
+        // The server refuses any other length at start.
+        assert_eq!(crate::DATA_ENCRYPTION_KEY.len(), 64);
+        assert!(bench_data_keys().is_ok());
+    }
+
+    #[test]
     fn plan_shares_needs_and_bounds_communities() {
         let small = Plan::for_needs(10_000, 6000);
         assert_eq!(small.communities, 5);
