@@ -426,9 +426,17 @@ async fn execute(
             .observe(None, Duration::ZERO, std::iter::once(RATE_LIMITED));
         return rate_limited(media, wait);
     }
-    if let Actor::User(user_id) = actor {
+    if let Actor::User(user_id) = actor
+        && !shared
+            .state
+            .live_sessions
+            .recently_live(user_id, Instant::now())
+    {
         match crate::service::auth::session_user_is_live(&shared.state.db, user_id).await {
-            Ok(true) => {}
+            Ok(true) => shared
+                .state
+                .live_sessions
+                .mark_live(user_id, Instant::now()),
             // The account was erased (or is gone): its tokens no longer work.
             Ok(false) => return token_rejected(media, TokenError::Invalid),
             Err(err) => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::live::LiveSessions;
 use crate::auth::wechat::WechatClient;
 use crate::config::Settings;
 use crate::crypto::DataKeys;
@@ -21,6 +22,8 @@ pub struct AppState {
     /// Live ballot tallies (consultation): fed by votes here and, on
     /// PostgreSQL, by other replicas through LISTEN/NOTIFY.
     pub tally_hub: TallyHub,
+    /// Token holders recently checked to exist and not be erased.
+    pub live_sessions: LiveSessions,
 }
 
 impl AppState {
@@ -49,6 +52,7 @@ impl AppState {
             wechat,
             settings: Arc::new(settings),
             tally_hub: TallyHub::new(),
+            live_sessions: LiveSessions::default(),
         })
     }
 }

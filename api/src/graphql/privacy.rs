@@ -57,6 +57,8 @@ impl PrivacyMutation {
         let erased =
             privacy_service::delete_my_account(&ctx.state().db, &ctx.actor(), &confirmation)
                 .await?;
+        // This process stops trusting the user's tokens at once.
+        ctx.state().live_sessions.forget(erased.user_id);
         Ok(ErasedAccount {
             id: to_id(erased.user_id),
             pseudonym: erased.pseudonym,

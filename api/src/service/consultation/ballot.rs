@@ -881,7 +881,9 @@ pub async fn cast_vote(
     hub.notify_in(&txn, ballot_id).await?;
     txn.commit().await?;
     hub.publish_local(ballot_id);
-    find_ballot(db, ballot_id).await
+    // A vote writes its own row (or the secret counters), never the
+    // ballot's, so the row read under the lock is the ballot as it is now.
+    Ok(found)
 }
 
 /// Staff record a paper ballot for a voter who cannot use the phone. It is
