@@ -18,8 +18,8 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::jwt::TokenError;
 use crate::graphql::context::Session;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::{LinliSchema, build_schema};
-use crate::metrics::{Metrics, OperationSlot};
+use crate::graphql::{LinliSchema, build_schema, build_subscription_schema};
+use crate::metrics::Metrics;
 use crate::policy::Actor;
 use crate::ratelimit::{Limiter, Rate, retry_after_secs};
 use crate::state::AppState;
@@ -29,7 +29,10 @@ const JSON: &str = "application/json; charset=utf-8";
 const RATE_LIMITED: &str = "RATE_LIMITED";
 
 struct Shared {
+    /// Queries and mutations over HTTP (document limits checked by the handler).
     schema: LinliSchema,
+    /// Subscriptions over WebSocket (document limits checked by an extension).
+    subscription_schema: LinliSchema,
     state: AppState,
     metrics: Metrics,
     /// Requests per client IP address (token bucket).
@@ -62,6 +65,7 @@ impl Application {
         request_metrics.count_statements(&mut state.db);
         let shared = web::Data::new(Shared {
             schema: build_schema(state.clone()),
+            subscription_schema: build_subscription_schema(state.clone()),
             metrics: request_metrics,
             ip_limiter: Limiter::new(Rate {
                 per_second: state.settings.rate_limit_ip_per_sec,
@@ -449,16 +453,33 @@ async fn execute(
             }
         }
     }
-    let slot = OperationSlot::default();
-    let request = request
-        .data(slot.clone())
-        .data(Session(actor))
-        .data(Loaders::new(
-            &shared.state.db,
-            Duration::from_millis(shared.state.settings.loader_delay_ms),
-        ));
+    let mut request = request;
+    let mut operation = request.operation_name.clone();
+    let mut refused = None;
+    // Parsed once here (the schema reuses it): the document limits and the
+    // operation's name for the metrics are read off it, so the schema needs
+    // no extension, and fields resolve on async-graphql's fast path. A query
+    // that does not parse is left to the schema, which says why.
+    if let Ok(document) = request.parsed_query() {
+        refused = crate::graphql::limits::check(document);
+        // A named operation alone in its document is the one that runs
+        // (the parser keeps names only of operations in a map).
+        if operation.is_none()
+            && let DocumentOperations::Multiple(operations) = &document.operations
+            && operations.len() == 1
+        {
+            operation = operations.keys().next().map(|name| name.to_string());
+        }
+    }
+    let request = request.data(Session(actor)).data(Loaders::new(
+        &shared.state.db,
+        Duration::from_millis(shared.state.settings.loader_delay_ms),
+    ));
     let started = Instant::now();
-    let response = shared.schema.execute(request).await;
+    let response = match refused {
+        Some(error) => async_graphql::Response::from_errors(vec![error]),
+        None => shared.schema.execute(request).await,
+    };
     let codes: Vec<String> = response
         .errors
         .iter()
@@ -474,7 +495,7 @@ async fn execute(
         })
         .collect();
     shared.metrics.observe(
-        slot.name(),
+        operation.as_deref(),
         started.elapsed(),
         codes.iter().map(String::as_str),
     );
@@ -544,7 +565,7 @@ async fn graphql_ws(
         return Ok(refused);
     }
     let state = Arc::new(shared.state.clone());
-    GraphQLSubscription::new(shared.schema.clone())
+    GraphQLSubscription::new(shared.subscription_schema.clone())
         .keepalive_timeout(Duration::from_secs(60))
         .on_connection_init(move |init: Value| async move {
             let token = init

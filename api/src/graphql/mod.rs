@@ -69,13 +69,28 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
     .limit_directives(MAX_DIRECTIVES)
-    .extension(limits::DocumentLimits)
-    .extension(crate::metrics::OperationName)
 }
 
+/// The schema the HTTP handler executes. It has no extension: with one,
+/// async-graphql sends every field through the extension chain (a boxed
+/// future per field and extension); the handler checks the document limits
+/// (`limits::check`) on the document it parsed, which the schema reuses.
 pub fn build_schema(state: AppState) -> LinliSchema {
+    finish(builder(), state)
+}
+
+/// The schema of subscriptions over WebSocket, whose documents the handler
+/// does not see: the document limits run as an extension there.
+pub fn build_subscription_schema(state: AppState) -> LinliSchema {
+    finish(builder().extension(limits::DocumentLimits), state)
+}
+
+fn finish(
+    builder: SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>,
+    state: AppState,
+) -> LinliSchema {
     let introspection = state.settings.introspection_enabled();
-    let builder = builder().data(state);
+    let builder = builder.data(state);
     if introspection {
         builder.finish()
     } else {
