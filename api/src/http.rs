@@ -455,12 +455,14 @@ async fn execute(
     }
     let mut request = request;
     let mut operation = request.operation_name.clone();
-    let mut refused = None;
+    let mut refused = crate::graphql::limits::check_length(&request.query);
     // Parsed once here (the schema reuses it): the document limits and the
     // operation's name for the metrics are read off it, so the schema needs
     // no extension, and fields resolve on async-graphql's fast path. A query
     // that does not parse is left to the schema, which says why.
-    if let Ok(document) = request.parsed_query() {
+    if refused.is_none()
+        && let Ok(document) = request.parsed_query()
+    {
         refused = crate::graphql::limits::check(document);
         // A named operation alone in its document is the one that runs
         // (the parser keeps names only of operations in a map).

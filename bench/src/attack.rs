@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::load::{self, Gen, Outcome};
 
-fn attack_bodies() -> Vec<String> {
+fn attack_bodies(large_body: bool) -> Vec<String> {
     let deep = format!(
         "{{ {}__typename{} }}",
         "regions { children { ".repeat(25),
@@ -21,14 +21,18 @@ fn attack_bodies() -> Vec<String> {
     let batch: Vec<serde_json::Value> = (0..100)
         .map(|_| serde_json::json!({ "query": "{ regions { id } }" }))
         .collect();
-    let big = "x".repeat(10 * 1024 * 1024);
-    vec![
+    let mut bodies = vec![
         serde_json::json!({ "query": deep }).to_string(),
         serde_json::json!({ "query": format!("{{ {aliases} }}") }).to_string(),
         serde_json::json!({ "query": format!("{{ __typename {directives} }}") }).to_string(),
         serde_json::Value::Array(batch).to_string(),
-        serde_json::json!({ "query": format!("{{ __typename }} # {big}") }).to_string(),
-    ]
+    ];
+    if large_body {
+        let big = "x".repeat(10 * 1024 * 1024);
+        bodies
+            .push(serde_json::json!({ "query": format!("{{ __typename }} # {big}") }).to_string());
+    }
+    bodies
 }
 
 /// R1 alone, R1 under attack, and what the attackers saw (`errors` counts
@@ -40,9 +44,10 @@ pub async fn ordinary_under_attack(
     concurrency: usize,
     duration: Duration,
     attack_rate: u32,
+    large_body: bool,
 ) -> anyhow::Result<(Outcome, Outcome, Outcome)> {
     let alone = load::closed_loop(client, ordinary.clone(), concurrency, duration).await;
-    let bodies: Arc<Vec<String>> = Arc::new(attack_bodies());
+    let bodies: Arc<Vec<String>> = Arc::new(attack_bodies(large_body));
     let url: Arc<str> = format!("{base}/graphql").into();
     let attacker = load::client(64)?;
     let attack = tokio::spawn({

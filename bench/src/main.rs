@@ -90,6 +90,9 @@ struct Cli {
     /// oversized) at this many per second; 0 skips it.
     #[arg(long, default_value_t = 0)]
     attack_rate: u32,
+    /// Leave the 10 MB body out of the attack (to tell its cost apart).
+    #[arg(long)]
+    attack_without_large_body: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -438,6 +441,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 cli.concurrency,
                 duration,
                 cli.attack_rate,
+                !cli.attack_without_large_body,
             )
             .await?;
             println!(
