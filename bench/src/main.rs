@@ -72,7 +72,7 @@ struct Cli {
     /// Also run pgbench with W1's transaction (PostgreSQL only).
     #[arg(long)]
     with_pgbench: bool,
-    /// The PostgreSQL server; the bench creates (and drops) its own database there.
+    /// The PostgreSQL server; the bench creates its own database there (replacing one of the same name, kept for --reuse).
     #[arg(
         long,
         env = "BENCH_POSTGRES_URL",
