@@ -9,8 +9,11 @@
 //! ```
 
 use api::policy::{Actor, Role};
+use api::service::consultation::{ballot, proposal as proposals, settings};
 use api::service::org::{self, JoinRequest};
 use chrono::Utc;
+use entity::consultation::ballot::{Electorate, PassRule};
+use entity::consultation::setting::SecondingKind;
 use entity::org::region::RegionKind;
 use entity::org::region_officer::{self, OfficerRole};
 use entity::org::user;
@@ -210,5 +213,64 @@ impl TestApp {
             resident_b,
             outsider,
         }
+    }
+
+    /// An OPEN ballot of community A's residents (majority of votes cast,
+    /// quorum 1, closing in a day) on a new proposal of resident A that
+    /// staff A seconded and accepted; one second makes a proposal eligible.
+    pub async fn open_residents_ballot(&self, world: &World, secret: bool) -> Uuid {
+        let staff = self.actor(world.staff_a.id);
+        settings::update_consultation_settings(
+            &self.db,
+            &staff,
+            world.community_a,
+            settings::SettingsChange {
+                seconding_kind: SecondingKind::Residents,
+                seconding_value: 1,
+                max_proxies_per_holder: None,
+                notice_days: None,
+            },
+        )
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+        let proposal = proposals::submit_proposal(
+            &self.db,
+            &self.actor(world.resident_a.id),
+            world.community_a,
+            "加装电梯",
+            "三栋加装电梯",
+        )
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+        .id;
+        proposals::second_proposal(&self.db, &staff, proposal)
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+        proposals::accept_proposal(&self.db, &staff, proposal)
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+        ballot::open_ballot(
+            &self.db,
+            &staff,
+            ballot::OpenBallot {
+                proposal_id: Some(proposal),
+                covenant_version_id: None,
+                council_id: None,
+                electorate: Electorate::Residents,
+                pass_rule: PassRule::MajorityOfCast,
+                quorum: 1,
+                secret,
+                opens_at: None,
+                closes_at: Utc::now() + chrono::Duration::days(1),
+            },
+        )
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+        .id
     }
 }

@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{Duration, Utc};
 use futures_util::{SinkExt, StreamExt};
 use linli::{Backend, TestApp, World, backend_tests};
 use serde_json::{Value, json};
@@ -18,42 +17,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const VOTE: &str = "mutation($b: ID!, $c: Choice!) { castVote(ballotId: $b, choice: $c) { id } }";
 
 async fn open_ballot(app: &TestApp, world: &World, secret: bool) -> String {
-    app.gql(
-        world.staff_a.token(),
-        "mutation($c: ID!) { updateConsultationSettings(communityId: $c, secondingKind: RESIDENTS, secondingValue: 1) { secondingValue } }",
-        json!({"c": world.community_a}),
-    )
-    .await
-    .data();
-    let p = app
-        .gql(
-            world.resident_a.token(),
-            "mutation($c: ID!) { submitProposal(communityId: $c, title: \"实时计票\", description: \"说明\") { id } }",
-            json!({"c": world.community_a}),
-        )
-        .await;
-    let p = p.data()["submitProposal"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for m in ["secondProposal", "acceptProposal"] {
-        app.gql(
-            world.staff_a.token(),
-            &format!("mutation($p: ID!) {{ {m}(proposalId: $p) {{ id }} }}"),
-            json!({"p": p}),
-        )
-        .await
-        .data();
-    }
-    let closes = (Utc::now() + Duration::days(1)).to_rfc3339();
-    let b = app
-        .gql(
-            world.staff_a.token(),
-            "mutation($p: ID!, $s: Boolean!, $c: DateTime!) { openBallot(proposalId: $p, electorate: RESIDENTS, passRule: MAJORITY_OF_CAST, quorum: 1, secret: $s, closesAt: $c) { id } }",
-            json!({"p": p, "s": secret, "c": closes}),
-        )
-        .await;
-    b.data()["openBallot"]["id"].as_str().unwrap().to_string()
+    app.open_residents_ballot(world, secret).await.to_string()
 }
 
 async fn subscribe(app: &TestApp, token: &str, ballot: &str) -> Socket {

@@ -132,35 +132,7 @@ struct Setup {
 }
 
 async fn open_ballot(app: &TestApp, world: &World, secret: bool) -> String {
-    let p = app
-        .gql(
-            world.resident_a.token(),
-            "mutation($c: ID!) { submitProposal(communityId: $c, title: \"加装电梯\", description: \"说明\") { id } }",
-            json!({"c": world.community_a}),
-        )
-        .await;
-    let p = p.data()["submitProposal"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for m in ["secondProposal", "acceptProposal"] {
-        app.gql(
-            world.staff_a.token(),
-            &format!("mutation($p: ID!) {{ {m}(proposalId: $p) {{ id }} }}"),
-            json!({"p": p}),
-        )
-        .await
-        .data();
-    }
-    let closes = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
-    let b = app
-        .gql(
-            world.staff_a.token(),
-            "mutation($p: ID!, $s: Boolean!, $c: DateTime!) { openBallot(proposalId: $p, electorate: RESIDENTS, passRule: MAJORITY_OF_CAST, quorum: 1, secret: $s, closesAt: $c) { id } }",
-            json!({"p": p, "s": secret, "c": closes}),
-        )
-        .await;
-    b.data()["openBallot"]["id"].as_str().unwrap().to_string()
+    app.open_residents_ballot(world, secret).await.to_string()
 }
 
 /// A community with voters, two open ballots, volunteers with points, a

@@ -5,10 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use api::crypto::{CryptoError, DataKeys, SealedColumn};
-use api::service::consultation::{ballot, proposal as proposals, settings};
 use api::service::privacy::{self, ERASED_NEED_DESCRIPTION, SealReport};
-use entity::consultation::ballot::{Electorate, PassRule};
-use entity::consultation::setting::SecondingKind;
 use entity::org::{membership, user};
 use linli::world::Person;
 use linli::{TestApp, World, backend_tests};
@@ -310,61 +307,6 @@ async fn a_wrong_key_is_refused_with_a_clear_error(app: TestApp) {
         .data();
 }
 
-async fn open_ballot(app: &TestApp, world: &World) -> Uuid {
-    settings::update_consultation_settings(
-        &app.db,
-        &app.actor(world.staff_a.id),
-        world.community_a,
-        settings::SettingsChange {
-            seconding_kind: SecondingKind::Residents,
-            seconding_value: 1,
-            max_proxies_per_holder: None,
-            notice_days: None,
-        },
-    )
-    .await
-    .map_err(|e| e.message())
-    .unwrap();
-    let p = proposals::submit_proposal(
-        &app.db,
-        &app.actor(world.resident_a.id),
-        world.community_a,
-        "加装电梯",
-        "三栋加装电梯",
-    )
-    .await
-    .map_err(|e| e.message())
-    .unwrap()
-    .id;
-    proposals::second_proposal(&app.db, &app.actor(world.staff_a.id), p)
-        .await
-        .map_err(|e| e.message())
-        .unwrap();
-    proposals::accept_proposal(&app.db, &app.actor(world.staff_a.id), p)
-        .await
-        .map_err(|e| e.message())
-        .unwrap();
-    ballot::open_ballot(
-        &app.db,
-        &app.actor(world.staff_a.id),
-        ballot::OpenBallot {
-            proposal_id: Some(p),
-            covenant_version_id: None,
-            council_id: None,
-            electorate: Electorate::Residents,
-            pass_rule: PassRule::MajorityOfCast,
-            quorum: 1,
-            secret: false,
-            opens_at: None,
-            closes_at: chrono::Utc::now() + chrono::Duration::days(1),
-        },
-    )
-    .await
-    .map_err(|e| e.message())
-    .unwrap()
-    .id
-}
-
 async fn vote(app: &TestApp, who: &Person, ballot_id: Uuid) {
     app.gql(
         who.token(),
@@ -408,7 +350,7 @@ async fn the_export_holds_the_callers_records_and_nobody_elses(app: TestApp) {
         "李四家的水管坏了",
     )
     .await;
-    let ballot_id = open_ballot(&app, &world).await;
+    let ballot_id = app.open_residents_ballot(&world, false).await;
     vote(&app, &world.resident_a, ballot_id).await;
     credits_support::give(&app, &world, &world.resident_a, 30).await;
 
@@ -490,7 +432,7 @@ async fn erasure_pseudonymises_and_keeps_what_must_stay(app: TestApp) {
         "我住3栋502，腿脚不便",
     )
     .await;
-    let ballot_id = open_ballot(&app, &world).await;
+    let ballot_id = app.open_residents_ballot(&world, false).await;
     vote(&app, &world.resident_a, ballot_id).await;
     vote(&app, &world.staff_a, ballot_id).await;
     let tally_before = tally(&app, &world, ballot_id).await;
