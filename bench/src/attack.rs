@@ -58,8 +58,15 @@ pub async fn ordinary_under_attack(
                 token: None,
                 body: bodies[n as usize % bodies.len()].clone(),
             });
-            load::open_loop_expecting_refusal(&attacker, make, f64::from(attack_rate), duration)
-                .await
+            load::open_loop(
+                &attacker,
+                make,
+                f64::from(attack_rate),
+                duration,
+                4096,
+                load::Expect::Refused,
+            )
+            .await
         }
     });
     let under_attack = load::closed_loop(client, ordinary, concurrency, duration).await;

@@ -133,6 +133,27 @@ pub async fn closed_loop(
     total
 }
 
+/// What a request of a run should get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A 200 with no GraphQL errors.
+    Served,
+    /// Refused: a 4xx, or a 200 carrying errors (an attack request).
+    /// Served, a 5xx or no answer counts as an error.
+    Refused,
+}
+
+impl Expect {
+    fn judge(self, sent: Result<(), String>) -> Result<(), String> {
+        match (self, sent) {
+            (Expect::Served, sent) => sent,
+            (Expect::Refused, Ok(())) => Err("an attack request was served".into()),
+            (Expect::Refused, Err(e)) if e.starts_with('4') || e.starts_with("200") => Ok(()),
+            (Expect::Refused, Err(e)) => Err(e),
+        }
+    }
+}
+
 /// Requests at `rate` per second for `duration`; at most `max_in_flight`
 /// outstanding (a request that finds them all busy counts as an error).
 pub async fn open_loop(
@@ -141,6 +162,7 @@ pub async fn open_loop(
     rate: f64,
     duration: Duration,
     max_in_flight: usize,
+    expect: Expect,
 ) -> Outcome {
     let start = Instant::now();
     let total_requests = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
@@ -162,7 +184,7 @@ pub async fn open_loop(
         let client = client.clone();
         let req = make(n);
         tasks.push(tokio::spawn(async move {
-            let result = send(&client, req).await;
+            let result = expect.judge(send(&client, req).await);
             drop(permit);
             (result, scheduled.elapsed())
         }));
@@ -180,43 +202,6 @@ pub async fn open_loop(
                 total.errors += 1;
                 total.first_error.get_or_insert(e.to_string());
             }
-        }
-    }
-    total.elapsed = start.elapsed().max(duration);
-    total
-}
-
-/// Attack requests at `rate` per second for `duration`; each must be
-/// refused (a 4xx, or an answer with errors and no data). `errors` counts
-/// those that were not: served, a 5xx or no answer.
-pub async fn open_loop_expecting_refusal(
-    client: &reqwest::Client,
-    make: Gen,
-    rate: f64,
-    duration: Duration,
-) -> Outcome {
-    let start = Instant::now();
-    let total_requests = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
-    let mut tasks = Vec::with_capacity(total_requests as usize);
-    for n in 0..total_requests {
-        tokio::time::sleep_until((start + interval.mul_f64(n as f64)).into()).await;
-        let client = client.clone();
-        let req = make(n);
-        tasks.push(tokio::spawn(async move {
-            match send(&client, req).await {
-                Ok(()) => Err("an attack request was served".to_string()),
-                Err(e) if e.starts_with('4') || e.starts_with("200") => Ok(()),
-                Err(e) => Err(e),
-            }
-        }));
-    }
-    let mut total = Outcome::default();
-    for task in tasks {
-        total.requests += 1;
-        if let Ok(Err(e)) | Err(e) = task.await.map_err(|e| e.to_string()) {
-            total.errors += 1;
-            total.first_error.get_or_insert(e);
         }
     }
     total.elapsed = start.elapsed().max(duration);
@@ -286,6 +271,18 @@ mod tests {
         let mut few = vec![10, 20, 30];
         assert_eq!(percentile(&mut few, 50.0), 20);
         assert_eq!(percentile(&mut few, 99.0), 30);
+    }
+
+    #[test]
+    fn attack_requests_count_as_errors_unless_refused() {
+        let judge = |sent: Result<(), &str>| Expect::Refused.judge(sent.map_err(String::from));
+        assert!(judge(Err("400 Bad Request: {}")).is_ok());
+        assert!(judge(Err("413 Payload Too Large: ")).is_ok());
+        assert!(judge(Err("200 OK: {\"errors\":[]}")).is_ok());
+        assert!(judge(Ok(())).is_err());
+        assert!(judge(Err("500 Internal Server Error: ")).is_err());
+        assert!(judge(Err("error sending request")).is_err());
+        assert!(Expect::Served.judge(Ok(())).is_ok());
     }
 
     #[test]

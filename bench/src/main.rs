@@ -320,7 +320,9 @@ async fn measure(
     let sampler = RssSampler::start(server.pid());
     let outcome = match mode {
         Mode::Closed(n) => load::closed_loop(client, make, n, duration).await,
-        Mode::Open(rate) => load::open_loop(client, make, rate, duration, 4096).await,
+        Mode::Open(rate) => {
+            load::open_loop(client, make, rate, duration, 4096, load::Expect::Served).await
+        }
     };
     (outcome, sampler.peak_kb())
 }
