@@ -148,6 +148,30 @@ async fn get_runs_queries_but_not_mutations(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
+    // A named mutation alone in its document is the operation that would
+    // run, with or without operationName: refused too.
+    for params in [
+        vec![(
+            "query",
+            r#"mutation Rename { updateProfile(displayName: "x") { id } }"#,
+        )],
+        vec![
+            (
+                "query",
+                r#"mutation Rename { updateProfile(displayName: "x") { id } }"#,
+            ),
+            ("operationName", "Rename"),
+        ],
+    ] {
+        let r = app
+            .client
+            .get(app.graphql_url())
+            .query(&params)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{params:?}");
+    }
 }
 
 async fn graphiql_is_served_and_introspection_works(app: TestApp) {

@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use async_graphql::Positioned;
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+};
 use async_graphql_actix_web::GraphQLSubscription;
 use serde_json::{Map, Value, json};
 use tracing_actix_web::TracingLogger;
@@ -159,6 +162,28 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Actor, TokenErr
         })
         .ok_or(TokenError::Invalid)?;
     state.jwt.verify(token.trim()).map(Actor::User)
+}
+
+/// The operation of `document` that would run, as async-graphql chooses
+/// it: the one named `operation_name`, else the only one. The parser keeps
+/// a lone anonymous operation as `Single` and named ones in a map, so a
+/// named operation alone in its document has a name here.
+fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<(Option<&'a str>, &'a Positioned<OperationDefinition>)> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), None) => Some((None, operation)),
+        (DocumentOperations::Single(_), Some(_)) => None,
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .get_key_value(name)
+            .map(|(name, operation)| (Some(name.as_str()), operation)),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+            .iter()
+            .next()
+            .map(|(name, operation)| (Some(name.as_str()), operation)),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
 }
 
 /// A response made before execution: a request the server will not run.
@@ -333,15 +358,10 @@ async fn graphql_get(
         return HttpResponse::NotAcceptable().finish();
     };
     // GET may only read: a mutation over GET is refused before it runs.
-    if let Ok(document) = async_graphql::parser::parse_query(&query) {
-        let operation_type = match &document.operations {
-            DocumentOperations::Single(op) => Some(op.node.ty),
-            DocumentOperations::Multiple(ops) => get
-                .operation_name
-                .as_deref()
-                .and_then(|name| ops.get(name))
-                .map(|op| op.node.ty),
-        };
+    let parsed = async_graphql::parser::parse_query(&query).ok();
+    if let Some(document) = &parsed {
+        let operation_type = selected_operation(document, get.operation_name.as_deref())
+            .map(|(_, operation)| operation.node.ty);
         if operation_type == Some(OperationType::Mutation) {
             let mut response = request_error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -356,6 +376,10 @@ async fn graphql_get(
         }
     }
     let mut request = async_graphql::Request::new(query);
+    if let Some(document) = parsed {
+        // Parsed once: `execute` and the schema reuse it.
+        request.set_parsed_query(document);
+    }
     if let Some(name) = get.operation_name {
         request = request.operation_name(name);
     }
@@ -464,13 +488,10 @@ async fn execute(
         && let Ok(document) = request.parsed_query()
     {
         refused = crate::graphql::limits::check(document);
-        // A named operation alone in its document is the one that runs
-        // (the parser keeps names only of operations in a map).
-        if operation.is_none()
-            && let DocumentOperations::Multiple(operations) = &document.operations
-            && operations.len() == 1
-        {
-            operation = operations.keys().next().map(|name| name.to_string());
+        if operation.is_none() {
+            operation = selected_operation(document, None)
+                .and_then(|(name, _)| name)
+                .map(str::to_string);
         }
     }
     let request = request.data(Session(actor)).data(Loaders::new(
