@@ -314,6 +314,30 @@ async fn websocket_speaks_graphql_transport_ws(app: TestApp) {
     let ack = socket.next().await.unwrap().unwrap();
     let ack: Value = serde_json::from_str(ack.to_text().unwrap()).unwrap();
     assert_eq!(ack["type"], "connection_ack");
+    // Subscriptions keep the document limits: a thousand aliases are
+    // refused (from the text, before parsing) with an error message.
+    let aliases: String = (0..1_000).map(|i| format!("a{i}: __typename ")).collect();
+    let subscribe = json!({
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": format!("subscription {{ {aliases} }}")},
+    });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    let reply = socket.next().await.unwrap().unwrap();
+    let reply: Value = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    // async-graphql answers a refused document with a result holding only
+    // the error (no data), then completes.
+    assert_eq!(reply["type"], "next", "{reply}");
+    assert!(reply["payload"]["data"].is_null(), "{reply}");
+    assert!(
+        reply["payload"]["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("字段")),
+        "{reply}"
+    );
 
     // A bad token is refused at connection_init.
     let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));

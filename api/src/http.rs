@@ -479,7 +479,14 @@ async fn execute(
     }
     let mut request = request;
     let mut operation = request.operation_name.clone();
-    let mut refused = crate::graphql::limits::check_length(&request.query);
+    // A document too large is refused from its text, before parsing, which
+    // is the costly part (README: Security, attacks).
+    let mut refused = crate::graphql::limits::precheck(&request.query);
+    #[cfg(debug_assertions)]
+    let text_counts = {
+        let counts = crate::graphql::limits::scan(&request.query);
+        (counts.fields, counts.directives)
+    };
     // Parsed once here (the schema reuses it): the document limits and the
     // operation's name for the metrics are read off it, so the schema needs
     // no extension, and fields resolve on async-graphql's fast path. A query
@@ -487,6 +494,15 @@ async fn execute(
     if refused.is_none()
         && let Ok(document) = request.parsed_query()
     {
+        // Every document of the test suite holds the lexical pass to the
+        // parser's count.
+        #[cfg(debug_assertions)]
+        assert_eq!(
+            text_counts,
+            crate::graphql::limits::parsed_counts(document),
+            "the lexical pass and the parsed document count alike: {}",
+            request.query
+        );
         refused = crate::graphql::limits::check(document);
         if operation.is_none() {
             operation = selected_operation(document, None)

@@ -6,9 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::web::Bytes;
+
 use crate::load::{self, Gen, Outcome};
 
-fn attack_bodies(large_body: bool) -> Vec<String> {
+/// The attacks, named: each is a request body the server must refuse.
+fn attack_bodies(large_body: bool) -> Vec<(&'static str, Bytes)> {
     let deep = format!(
         "{{ {}__typename{} }}",
         "regions { children { ".repeat(25),
@@ -22,54 +25,184 @@ fn attack_bodies(large_body: bool) -> Vec<String> {
         .map(|_| serde_json::json!({ "query": "{ regions { id } }" }))
         .collect();
     let mut bodies = vec![
-        serde_json::json!({ "query": deep }).to_string(),
-        serde_json::json!({ "query": format!("{{ {aliases} }}") }).to_string(),
-        serde_json::json!({ "query": format!("{{ __typename {directives} }}") }).to_string(),
-        serde_json::Value::Array(batch).to_string(),
+        ("depth 50", serde_json::json!({ "query": deep }).to_string()),
+        (
+            "1,000 aliases",
+            serde_json::json!({ "query": format!("{{ {aliases} }}") }).to_string(),
+        ),
+        (
+            "10,000 directives",
+            serde_json::json!({ "query": format!("{{ __typename {directives} }}") }).to_string(),
+        ),
+        (
+            "100-operation batch",
+            serde_json::Value::Array(batch).to_string(),
+        ),
     ];
     if large_body {
         let big = "x".repeat(10 * 1024 * 1024);
-        bodies
-            .push(serde_json::json!({ "query": format!("{{ __typename }} # {big}") }).to_string());
+        bodies.push((
+            "10 MB body",
+            serde_json::json!({ "query": format!("{{ __typename }} # {big}") }).to_string(),
+        ));
     }
     bodies
+        .into_iter()
+        .map(|(name, body)| (name, Bytes::from(body)))
+        .collect()
 }
 
-/// R1 alone, R1 under attack, and what the attackers saw (`errors` counts
-/// attack requests the server did not refuse, which must be none).
+fn sending(url: Arc<str>, bodies: Vec<Bytes>) -> Gen {
+    Arc::new(move |n| load::Req {
+        url: url.clone(),
+        token: None,
+        body: bodies[n as usize % bodies.len()].clone(),
+    })
+}
+
+/// What one attack costs the server: each kind sent alone (closed loop,
+/// `concurrency` clients, for `duration`), with the server's CPU time per
+/// refused request. `errors` counts requests that were not refused.
+pub async fn server_cost_per_attack(
+    base: &str,
+    server_pid: u32,
+    concurrency: usize,
+    duration: Duration,
+    large_body: bool,
+) -> anyhow::Result<Vec<(&'static str, Window)>> {
+    let url: Arc<str> = format!("{base}/graphql").into();
+    let attacker = load::client(concurrency)?;
+    let mut costs = Vec::new();
+    for (name, body) in attack_bodies(large_body) {
+        let make = sending(url.clone(), vec![body]);
+        let cost = window(
+            server_pid,
+            load::closed_loop_expecting(
+                &attacker,
+                make,
+                concurrency,
+                duration,
+                load::Expect::Refused,
+            ),
+        )
+        .await;
+        costs.push((name, cost));
+    }
+    Ok(costs)
+}
+
+/// One window of traffic: what it got, and the share of one CPU the
+/// server used meanwhile (None when /proc cannot tell).
+#[derive(Clone)]
+pub struct Window {
+    pub outcome: Outcome,
+    pub server_cpu: Option<f64>,
+}
+
+impl Window {
+    /// Server CPU time per request answered as expected, in microseconds.
+    pub fn cpu_per_request_us(&self) -> Option<f64> {
+        let served = (self.outcome.requests - self.outcome.errors).max(1) as f64;
+        self.server_cpu
+            .map(|share| share * self.outcome.elapsed.as_secs_f64() * 1e6 / served)
+    }
+}
+
+/// One round: ordinary traffic under attack between two windows of it
+/// alone; `attacks.errors` counts attack requests the server did not
+/// refuse, which must be none.
+pub struct Round {
+    pub alone_before: Window,
+    pub under_attack: Window,
+    pub alone_after: Window,
+    pub attacks: Outcome,
+}
+
+impl Round {
+    /// Ordinary throughput alone: the mean of the windows either side.
+    pub fn alone_rate(&self) -> f64 {
+        (self.alone_before.outcome.rate() + self.alone_after.outcome.rate()) / 2.0
+    }
+
+    /// Ordinary throughput under attack as a share of it alone.
+    pub fn kept(&self) -> f64 {
+        self.under_attack.outcome.rate() / self.alone_rate().max(1e-9)
+    }
+}
+
+async fn window<F: std::future::Future<Output = Outcome>>(server_pid: u32, run: F) -> Window {
+    let before = load::cpu_time(server_pid);
+    let outcome = run.await;
+    let server_cpu = before
+        .zip(load::cpu_time(server_pid))
+        .map(|(before, after)| (after - before).as_secs_f64() / outcome.elapsed.as_secs_f64());
+    Window {
+        outcome,
+        server_cpu,
+    }
+}
+
+/// Ordinary traffic alone and under attack, alternated (alone, attack,
+/// alone, attack, … alone) for `rounds` attack windows: each is compared
+/// with the mean of the alone windows either side, so that a steady drift
+/// of the machine (other tenants, caches warming) cancels out.
+#[allow(clippy::too_many_arguments)]
 pub async fn ordinary_under_attack(
     client: &reqwest::Client,
     ordinary: Gen,
     base: &str,
+    server_pid: u32,
     concurrency: usize,
     duration: Duration,
+    rounds: u32,
     attack_rate: u32,
     large_body: bool,
-) -> anyhow::Result<(Outcome, Outcome, Outcome)> {
-    let alone = load::closed_loop(client, ordinary.clone(), concurrency, duration).await;
-    let bodies: Arc<Vec<String>> = Arc::new(attack_bodies(large_body));
+) -> anyhow::Result<Vec<Round>> {
+    let bodies: Vec<Bytes> = attack_bodies(large_body)
+        .into_iter()
+        .map(|(_, body)| body)
+        .collect();
     let url: Arc<str> = format!("{base}/graphql").into();
     let attacker = load::client(64)?;
-    let attack = tokio::spawn({
-        let bodies = bodies.clone();
-        async move {
-            let make: Gen = Arc::new(move |n| load::Req {
-                url: url.clone(),
-                token: None,
-                body: bodies[n as usize % bodies.len()].clone(),
-            });
-            load::open_loop(
-                &attacker,
-                make,
-                f64::from(attack_rate),
-                duration,
-                4096,
-                load::Expect::Refused,
-            )
-            .await
-        }
-    });
-    let under_attack = load::closed_loop(client, ordinary, concurrency, duration).await;
-    let attacks = attack.await?;
-    Ok((alone, under_attack, attacks))
+    let mut results = Vec::new();
+    let mut alone = window(
+        server_pid,
+        load::closed_loop(client, ordinary.clone(), concurrency, duration),
+    )
+    .await;
+    for _ in 0..rounds.max(1) {
+        let attack = tokio::spawn({
+            let make = sending(url.clone(), bodies.clone());
+            let attacker = attacker.clone();
+            async move {
+                load::open_loop(
+                    &attacker,
+                    make,
+                    f64::from(attack_rate),
+                    duration,
+                    4096,
+                    load::Expect::Refused,
+                )
+                .await
+            }
+        });
+        let under_attack = window(
+            server_pid,
+            load::closed_loop(client, ordinary.clone(), concurrency, duration),
+        )
+        .await;
+        let attacks = attack.await?;
+        let alone_after = window(
+            server_pid,
+            load::closed_loop(client, ordinary.clone(), concurrency, duration),
+        )
+        .await;
+        results.push(Round {
+            alone_before: std::mem::replace(&mut alone, alone_after.clone()),
+            under_attack,
+            alone_after,
+            attacks,
+        });
+    }
+    Ok(results)
 }

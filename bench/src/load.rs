@@ -7,14 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use actix_web::web::Bytes;
 use tokio::sync::Semaphore;
 
-/// One request to send: where, and the JSON body.
+/// One request to send: where, and the JSON body (shared bytes, so a
+/// generator that resends one body, such as the 10 MB attack, does not
+/// copy it for each request).
 #[derive(Debug, Clone)]
 pub struct Req {
     pub url: Arc<str>,
     pub token: Option<Arc<str>>,
-    pub body: String,
+    pub body: Bytes,
 }
 
 /// Builds the n-th request of a workload (n counts across all workers).
@@ -97,6 +100,17 @@ pub async fn closed_loop(
     concurrency: usize,
     duration: Duration,
 ) -> Outcome {
+    closed_loop_expecting(client, make, concurrency, duration, Expect::Served).await
+}
+
+/// The closed loop, with `expect` deciding what counts as an error.
+pub async fn closed_loop_expecting(
+    client: &reqwest::Client,
+    make: Gen,
+    concurrency: usize,
+    duration: Duration,
+    expect: Expect,
+) -> Outcome {
     let counter = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + duration;
@@ -110,7 +124,7 @@ pub async fn closed_loop(
             while Instant::now() < deadline {
                 let req = make(counter.fetch_add(1, Ordering::Relaxed));
                 let t0 = Instant::now();
-                let result = send(&client, req).await;
+                let result = expect.judge(send(&client, req).await);
                 out.requests += 1;
                 match result {
                     Ok(()) => out.latencies_us.push(t0.elapsed().as_micros() as u64),
@@ -214,6 +228,27 @@ pub fn rss_kb(pid: u32, field: &str) -> Option<u64> {
     parse_status_kb(&status, field)
 }
 
+/// CPU time `pid` has used so far (user + system), from /proc/<pid>/stat.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_cpu(&stat)
+}
+
+/// utime + stime of a /proc/<pid>/stat line, in USER_HZ ticks (100 per
+/// second on Linux). The command name in parentheses may hold spaces, so
+/// fields are counted after its closing parenthesis.
+pub fn parse_stat_cpu(stat: &str) -> Option<Duration> {
+    const TICKS_PER_SECOND: u64 = 100;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace();
+    // After the name: state is field 3 of the line; utime and stime are 14 and 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis(
+        (utime + stime) * 1000 / TICKS_PER_SECOND,
+    ))
+}
+
 pub fn parse_status_kb(status: &str, field: &str) -> Option<u64> {
     status.lines().find_map(|line| {
         let rest = line.strip_prefix(field)?.strip_prefix(':')?;
@@ -257,6 +292,14 @@ impl Drop for RssSampler {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        // A name with spaces and parentheses; utime 250 and stime 50 ticks.
+        let stat = "4242 (serve (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0";
+        assert_eq!(parse_stat_cpu(stat), Some(Duration::from_secs(3)));
+        assert!(cpu_time(std::process::id()).is_some());
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -90,9 +90,17 @@ struct Cli {
     /// oversized) at this many per second; 0 skips it.
     #[arg(long, default_value_t = 0)]
     attack_rate: u32,
+    /// Rounds of R1 alone and R1 under attack, alternated.
+    #[arg(long, default_value_t = 3)]
+    attack_rounds: u32,
     /// Leave the 10 MB body out of the attack (to tell its cost apart).
     #[arg(long)]
     attack_without_large_body: bool,
+    /// Run Linli on these CPUs only (`taskset -c` list, e.g. `0`), so
+    /// that the load generators, pinned elsewhere, do not take the
+    /// server's CPU time (README: Benchmarks, attack).
+    #[arg(long)]
+    server_cpus: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,9 +211,20 @@ pub async fn start_child_named(
     })
 }
 
-async fn start_linli(database_url: &str, data_dir: &std::path::Path) -> anyhow::Result<Server> {
+async fn start_linli(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    cpus: Option<&str>,
+) -> anyhow::Result<Server> {
     let port = free_port()?;
-    let mut command = Command::new(std::env::current_exe()?);
+    let mut command = match cpus {
+        Some(cpus) => {
+            let mut taskset = Command::new("taskset");
+            taskset.arg("-c").arg(cpus).arg(std::env::current_exe()?);
+            taskset
+        }
+        None => Command::new(std::env::current_exe()?),
+    };
     command
         .arg("serve-linli")
         .arg("--")
@@ -359,7 +378,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let data_dir = std::env::temp_dir().join(format!("linli-bench-{}", std::process::id()));
     std::fs::create_dir_all(&data_dir)?;
-    let linli = start_linli(&database_url, &data_dir).await?;
+    let linli = start_linli(&database_url, &data_dir, cli.server_cpus.as_deref()).await?;
     println!(
         "Linli ready {:.0} ms after start on an existing {} database",
         linli.ready_after.as_secs_f64() * 1000.0,
@@ -436,25 +455,119 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.attack_rate > 0 {
         let (_, linli) = &servers[0];
         if let Some(make) = fixtures.make(Target::Linli, Workload::R1, &linli.base) {
-            let (alone, under_attack, attacks) = attack::ordinary_under_attack(
+            let rounds = attack::ordinary_under_attack(
                 &client,
                 make,
                 &linli.base,
+                linli.pid(),
                 cli.concurrency,
                 duration,
+                cli.attack_rounds,
                 cli.attack_rate,
                 !cli.attack_without_large_body,
             )
             .await?;
+            let cpu = |window: &attack::Window| {
+                let share = window
+                    .server_cpu
+                    .map_or("?".to_string(), |share| format!("{:.0}%", share * 100.0));
+                let per_request = window
+                    .cpu_per_request_us()
+                    .map_or("?".to_string(), |us| format!("{us:.0}"));
+                format!("{:.0} ({share}, {per_request} µs)", window.outcome.rate())
+            };
             println!(
-                "R1 alone: {:.0} req/s; R1 while {} attack requests/s were refused ({} sent, {} not refused): {:.0} req/s = {:.0}% of alone",
-                alone.rate(),
+                "\nR1 alone and while {} attack requests/s are sent{} (req/s, the server's CPU share, its CPU time per R1 request):",
                 cli.attack_rate,
-                attacks.requests,
-                attacks.errors,
-                under_attack.rate(),
-                100.0 * under_attack.rate() / alone.rate().max(1e-9)
+                if cli.attack_without_large_body {
+                    " (no 10 MB body)"
+                } else {
+                    ""
+                }
             );
+            println!(
+                "| round | R1 alone before | R1 under attack | R1 alone after | kept | attacks sent | not refused |"
+            );
+            println!("|---:|---:|---:|---:|---:|---:|---:|");
+            for (i, round) in rounds.iter().enumerate() {
+                println!(
+                    "| {} | {} | {} | {} | {:.0}% | {} | {} |",
+                    i + 1,
+                    cpu(&round.alone_before),
+                    cpu(&round.under_attack),
+                    cpu(&round.alone_after),
+                    100.0 * round.kept(),
+                    round.attacks.requests,
+                    round.attacks.errors,
+                );
+            }
+            if let Some(first) = rounds.first() {
+                report_first_error("linli", Workload::R1, &first.alone_before.outcome);
+            }
+            for round in &rounds {
+                report_first_error("linli", Workload::R1, &round.alone_after.outcome);
+                report_first_error(
+                    "linli under attack",
+                    Workload::R1,
+                    &round.under_attack.outcome,
+                );
+                report_first_error("attack", Workload::R1, &round.attacks);
+            }
+            let under_attack: f64 = rounds
+                .iter()
+                .map(|round| round.under_attack.outcome.rate())
+                .sum();
+            let alone: f64 = rounds.iter().map(attack::Round::alone_rate).sum();
+            println!(
+                "R1 kept {:.0}% of its throughput under attack over all rounds",
+                100.0 * under_attack / alone.max(1e-9)
+            );
+            let costs = attack::server_cost_per_attack(
+                &linli.base,
+                linli.pid(),
+                4,
+                Duration::from_secs(3),
+                !cli.attack_without_large_body,
+            )
+            .await?;
+            println!("\nEach attack alone (4 clients, closed loop, 3 s):");
+            println!(
+                "| attack | refused/s | server CPU | server CPU per refusal µs | not refused |"
+            );
+            println!("|---|---:|---:|---:|---:|");
+            for (name, cost) in &costs {
+                println!(
+                    "| {name} | {:.0} | {} | {} | {} |",
+                    cost.outcome.rate(),
+                    cost.server_cpu
+                        .map_or("?".to_string(), |share| format!("{:.0}%", share * 100.0)),
+                    cost.cpu_per_request_us()
+                        .map_or("?".to_string(), |us| format!("{us:.0}")),
+                    cost.outcome.errors,
+                );
+            }
+            // The attack mix sends each kind equally often.
+            let mix_cpu_per_second: Option<f64> = costs
+                .iter()
+                .map(|(_, cost)| cost.cpu_per_request_us())
+                .sum::<Option<f64>>()
+                .map(|sum_us| sum_us / costs.len() as f64 * f64::from(cli.attack_rate) / 1e6);
+            if let Some(seconds) = mix_cpu_per_second {
+                println!(
+                    "The mix at {}/s costs the server {:.0} ms of CPU time per second ({:.1}% of one core)",
+                    cli.attack_rate,
+                    seconds * 1e3,
+                    seconds * 100.0
+                );
+            }
+            for (name, cost) in &costs {
+                if let Some(e) = &cost.outcome.first_error {
+                    println!(
+                        "attack {name}: {} not refused, first: {e}",
+                        cost.outcome.errors
+                    );
+                }
+            }
         }
     }
     let mut pgbench_line = None;

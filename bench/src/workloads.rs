@@ -177,7 +177,7 @@ impl Fixtures {
                     Req {
                         url: url.clone(),
                         token: Some(token),
-                        body,
+                        body: body.into(),
                     }
                 }))
             }
@@ -199,7 +199,7 @@ impl Fixtures {
                     Req {
                         url: url.clone(),
                         token: None,
-                        body: body.to_string(),
+                        body: body.to_string().into(),
                     }
                 }))
             }
@@ -219,7 +219,7 @@ impl Fixtures {
                     Req {
                         url: url.clone(),
                         token: None,
-                        body: gql(query, vars),
+                        body: gql(query, vars).into(),
                     }
                 }))
             }
