@@ -1,7 +1,8 @@
 //! Ordinary traffic while an attack runs (issue 8): R1 closed-loop alone,
-//! then R1 again while attackers send, at a fixed rate, the requests the
-//! server must refuse quickly — depth 50, 1,000 aliases of an expensive
-//! field, 10,000 directives, a 100-operation batch and a 10 MB body.
+//! alternating with R1 while attackers send, at a fixed rate, the requests
+//! the server must refuse quickly — depth 50, 1,000 aliases of an expensive
+//! field, 10,000 directives, a 100-operation batch and a 10 MB body; then
+//! what each attack alone costs the server's CPU.
 
 use std::sync::Arc;
 use std::time::Duration;
