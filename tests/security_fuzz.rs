@@ -1,10 +1,12 @@
 //! Property tests of the input parsers: cursors, ids, phone numbers and
-//! texts, and the GraphQL POST body. None may panic on any input, and
-//! garbage is rejected.
+//! texts, the GraphQL POST body, and the lexical pass that measures a
+//! document before parsing. None may panic on any input, and garbage is
+//! rejected.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use api::graphql::ids::parse_id;
+use api::graphql::limits::{parsed_counts, precheck, scan};
 use api::graphql::page::{decode_cursor, encode_cursor, page_request};
 use api::http::graphql_request_from_json;
 use api::service::validate;
@@ -41,8 +43,154 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A GraphQL value, as arguments and default values hold them (defaults
+/// are constants: no variables): braces, colons, `@`, `#` and `...`
+/// inside strings must not count.
+fn value(constant: bool) -> impl Strategy<Value = String> {
+    let variable = if constant { "0" } else { "$v" };
+    let leaf = prop_oneof![
+        (-1000i64..1000).prop_map(|n| n.to_string()),
+        Just("-1.5e3".to_string()),
+        Just("true".to_string()),
+        Just("null".to_string()),
+        Just("OPEN".to_string()),
+        Just(variable.to_string()),
+        "[a-z{}:@#. ]{0,12}".prop_map(|text| format!("{text:?}")),
+        "[a-z{}:@#. ]{0,12}".prop_map(|text| format!("\"\"\"{text} \\\"\"\" {text}\"\"\"")),
+    ];
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3)
+                .prop_map(|items| format!("[{}]", items.join(", "))),
+            prop::collection::vec(("[a-z]{1,4}", inner), 0..3).prop_map(|fields| {
+                let fields: Vec<String> = fields
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect();
+                format!("{{{}}}", fields.join(", "))
+            }),
+        ]
+    })
+}
+
+fn arguments() -> impl Strategy<Value = String> {
+    prop::collection::vec(("[a-z]{1,5}", value(false)), 0..3).prop_map(|args| {
+        if args.is_empty() {
+            String::new()
+        } else {
+            let args: Vec<String> = args.into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            format!("({})", args.join(", "))
+        }
+    })
+}
+
+fn directives() -> impl Strategy<Value = String> {
+    prop::collection::vec(("[a-z]{1,6}", arguments()), 0..3).prop_map(|directives| {
+        directives
+            .into_iter()
+            .map(|(name, args)| format!(" @{name}{args}"))
+            .collect()
+    })
+}
+
+/// Whitespace, commas and comments (holding what would count outside one).
+fn gap() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(" ".to_string()),
+        Just(",\n".to_string()),
+        Just("\t".to_string()),
+        "[a-z{}:@. ]{0,10}".prop_map(|text| format!(" # {text}\n")),
+    ]
+}
+
+/// A selection set of fields (aliased or not, with arguments and
+/// directives), fragment spreads and inline fragments.
+fn selection_set() -> impl Strategy<Value = String> {
+    let field = (
+        "[a-z_][a-z0-9_]{0,5}",
+        prop::option::of("[a-z][a-z0-9]{0,4}"),
+        arguments(),
+        directives(),
+        gap(),
+    )
+        .prop_map(|(name, alias, args, directives, gap)| match alias {
+            Some(alias) => format!("{alias}{gap}:{gap}{name}{args}{directives}"),
+            None => format!("{name}{args}{directives}"),
+        })
+        .boxed();
+    let leaf_set = prop::collection::vec((field.clone(), gap()), 1..4).prop_map(|items| {
+        format!(
+            "{{ {} }}",
+            items.into_iter().map(|(f, g)| f + &g).collect::<String>()
+        )
+    });
+    leaf_set.prop_recursive(4, 32, 4, move |inner| {
+        let selection = prop_oneof![
+            field.clone(),
+            (field.clone(), inner.clone()).prop_map(|(field, set)| format!("{field} {set}")),
+            ("[A-Z][a-z]{0,4}", directives())
+                .prop_map(|(name, directives)| format!("...{name}{directives}")),
+            (
+                prop::option::of("[A-Z][a-z]{0,4}"),
+                directives(),
+                inner.clone()
+            )
+                .prop_map(|(on, directives, set)| match on {
+                    Some(on) => format!("... on {on}{directives} {set}"),
+                    None => format!("...{directives} {set}"),
+                }),
+        ];
+        prop::collection::vec((selection, gap()), 1..4).prop_map(|items| {
+            format!(
+                "{{ {} }}",
+                items.into_iter().map(|(s, g)| s + &g).collect::<String>()
+            )
+        })
+    })
+}
+
+/// A whole document: an operation (with variables, defaults and
+/// directives) and maybe a fragment definition.
+fn document() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![Just("query"), Just("mutation"), Just("subscription")],
+        value(true),
+        directives(),
+        selection_set(),
+        prop::option::of((directives(), selection_set())),
+    )
+        .prop_map(|(kind, default, directives, set, fragment)| {
+            let mut document =
+                format!("{kind} Q($v: Int = {default}, $w: [ID!]){directives} {set}");
+            if let Some((fragment_directives, fragment_set)) = fragment {
+                document.push_str(&format!(
+                    "\nfragment F on T{fragment_directives} {fragment_set}"
+                ));
+            }
+            document
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn the_lexical_pass_counts_as_the_parser_does(document in document()) {
+        let parsed = async_graphql::parser::parse_query(&document);
+        prop_assert!(parsed.is_ok(), "the generator made an invalid document: {document}");
+        if let Ok(parsed) = parsed {
+            let counts = scan(&document);
+            prop_assert_eq!((counts.fields, counts.directives), parsed_counts(&parsed), "{}", document);
+        }
+    }
+
+    #[test]
+    fn the_lexical_pass_never_panics(text in ".{0,300}", bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = scan(&text);
+        let _ = precheck(&text);
+        let lossy = String::from_utf8_lossy(&bytes);
+        let _ = scan(&lossy);
+    }
 
     #[test]
     fn cursors_never_panic_and_only_round_trips_decode(text in ".*") {
