@@ -207,3 +207,102 @@ pub async fn ordinary_under_attack(
     }
     Ok(results)
 }
+
+fn cpu_share(window: &Window) -> String {
+    window
+        .server_cpu
+        .map_or("?".to_string(), |share| format!("{:.0}%", share * 100.0))
+}
+
+fn cpu_per_request(window: &Window) -> String {
+    window
+        .cpu_per_request_us()
+        .map_or("?".to_string(), |us| format!("{us:.0}"))
+}
+
+fn print_first_error(what: &str, outcome: &Outcome) {
+    if let Some(e) = &outcome.first_error {
+        println!("{what}: {} errors, first: {e}", outcome.errors);
+    }
+}
+
+/// The rounds as a table, and what R1 kept over all of them.
+pub fn print_rounds(rounds: &[Round], attack_rate: u32, large_body: bool) {
+    let window = |window: &Window| {
+        format!(
+            "{:.0} ({}, {} µs)",
+            window.outcome.rate(),
+            cpu_share(window),
+            cpu_per_request(window)
+        )
+    };
+    println!(
+        "\nR1 alone and while {attack_rate} attack requests/s are sent{} (req/s, the server's CPU share, its CPU time per R1 request):",
+        if large_body { "" } else { " (no 10 MB body)" }
+    );
+    println!(
+        "| round | R1 alone before | R1 under attack | R1 alone after | kept | attacks sent | not refused |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, round) in rounds.iter().enumerate() {
+        println!(
+            "| {} | {} | {} | {} | {:.0}% | {} | {} |",
+            i + 1,
+            window(&round.alone_before),
+            window(&round.under_attack),
+            window(&round.alone_after),
+            100.0 * round.kept(),
+            round.attacks.requests,
+            round.attacks.errors,
+        );
+    }
+    if let Some(first) = rounds.first() {
+        print_first_error("R1 alone", &first.alone_before.outcome);
+    }
+    for round in rounds {
+        print_first_error("R1 alone", &round.alone_after.outcome);
+        print_first_error("R1 under attack", &round.under_attack.outcome);
+        print_first_error("attacks (not refused)", &round.attacks);
+    }
+    let under_attack: f64 = rounds
+        .iter()
+        .map(|round| round.under_attack.outcome.rate())
+        .sum();
+    let alone: f64 = rounds.iter().map(Round::alone_rate).sum();
+    println!(
+        "R1 kept {:.0}% of its throughput under attack over all rounds",
+        100.0 * under_attack / alone.max(1e-9)
+    );
+}
+
+/// Each attack's cost as a table, and what the mix costs at `attack_rate`
+/// (each kind equally often, as `ordinary_under_attack` sends them).
+pub fn print_costs(costs: &[(&'static str, Window)], attack_rate: u32) {
+    println!("\nEach attack alone (4 clients, closed loop, 3 s):");
+    println!("| attack | refused/s | server CPU | server CPU per refusal µs | not refused |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, cost) in costs {
+        println!(
+            "| {name} | {:.0} | {} | {} | {} |",
+            cost.outcome.rate(),
+            cpu_share(cost),
+            cpu_per_request(cost),
+            cost.outcome.errors,
+        );
+    }
+    let mix_cpu_per_second: Option<f64> = costs
+        .iter()
+        .map(|(_, cost)| cost.cpu_per_request_us())
+        .sum::<Option<f64>>()
+        .map(|sum_us| sum_us / costs.len().max(1) as f64 * f64::from(attack_rate) / 1e6);
+    if let Some(seconds) = mix_cpu_per_second {
+        println!(
+            "The mix at {attack_rate}/s costs the server {:.0} ms of CPU time per second ({:.1}% of one core)",
+            seconds * 1e3,
+            seconds * 100.0
+        );
+    }
+    for (name, cost) in costs {
+        print_first_error(&format!("attack {name} (not refused)"), &cost.outcome);
+    }
+}

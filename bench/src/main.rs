@@ -90,8 +90,9 @@ struct Cli {
     /// oversized) at this many per second; 0 skips it.
     #[arg(long, default_value_t = 0)]
     attack_rate: u32,
-    /// Rounds of R1 alone and R1 under attack, alternated.
-    #[arg(long, default_value_t = 3)]
+    /// Rounds of R1 alone and R1 under attack, alternated (rounds of a
+    /// few seconds swing by ±12% on a shared machine: keep several).
+    #[arg(long, default_value_t = 6)]
     attack_rounds: u32,
     /// Leave the 10 MB body out of the attack (to tell its cost apart).
     #[arg(long)]
@@ -467,61 +468,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 !cli.attack_without_large_body,
             )
             .await?;
-            let cpu = |window: &attack::Window| {
-                let share = window
-                    .server_cpu
-                    .map_or("?".to_string(), |share| format!("{:.0}%", share * 100.0));
-                let per_request = window
-                    .cpu_per_request_us()
-                    .map_or("?".to_string(), |us| format!("{us:.0}"));
-                format!("{:.0} ({share}, {per_request} µs)", window.outcome.rate())
-            };
-            println!(
-                "\nR1 alone and while {} attack requests/s are sent{} (req/s, the server's CPU share, its CPU time per R1 request):",
-                cli.attack_rate,
-                if cli.attack_without_large_body {
-                    " (no 10 MB body)"
-                } else {
-                    ""
-                }
-            );
-            println!(
-                "| round | R1 alone before | R1 under attack | R1 alone after | kept | attacks sent | not refused |"
-            );
-            println!("|---:|---:|---:|---:|---:|---:|---:|");
-            for (i, round) in rounds.iter().enumerate() {
-                println!(
-                    "| {} | {} | {} | {} | {:.0}% | {} | {} |",
-                    i + 1,
-                    cpu(&round.alone_before),
-                    cpu(&round.under_attack),
-                    cpu(&round.alone_after),
-                    100.0 * round.kept(),
-                    round.attacks.requests,
-                    round.attacks.errors,
-                );
-            }
-            if let Some(first) = rounds.first() {
-                report_first_error("linli", Workload::R1, &first.alone_before.outcome);
-            }
-            for round in &rounds {
-                report_first_error("linli", Workload::R1, &round.alone_after.outcome);
-                report_first_error(
-                    "linli under attack",
-                    Workload::R1,
-                    &round.under_attack.outcome,
-                );
-                report_first_error("attack", Workload::R1, &round.attacks);
-            }
-            let under_attack: f64 = rounds
-                .iter()
-                .map(|round| round.under_attack.outcome.rate())
-                .sum();
-            let alone: f64 = rounds.iter().map(attack::Round::alone_rate).sum();
-            println!(
-                "R1 kept {:.0}% of its throughput under attack over all rounds",
-                100.0 * under_attack / alone.max(1e-9)
-            );
+            attack::print_rounds(&rounds, cli.attack_rate, !cli.attack_without_large_body);
             let costs = attack::server_cost_per_attack(
                 &linli.base,
                 linli.pid(),
@@ -530,44 +477,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 !cli.attack_without_large_body,
             )
             .await?;
-            println!("\nEach attack alone (4 clients, closed loop, 3 s):");
-            println!(
-                "| attack | refused/s | server CPU | server CPU per refusal µs | not refused |"
-            );
-            println!("|---|---:|---:|---:|---:|");
-            for (name, cost) in &costs {
-                println!(
-                    "| {name} | {:.0} | {} | {} | {} |",
-                    cost.outcome.rate(),
-                    cost.server_cpu
-                        .map_or("?".to_string(), |share| format!("{:.0}%", share * 100.0)),
-                    cost.cpu_per_request_us()
-                        .map_or("?".to_string(), |us| format!("{us:.0}")),
-                    cost.outcome.errors,
-                );
-            }
-            // The attack mix sends each kind equally often.
-            let mix_cpu_per_second: Option<f64> = costs
-                .iter()
-                .map(|(_, cost)| cost.cpu_per_request_us())
-                .sum::<Option<f64>>()
-                .map(|sum_us| sum_us / costs.len() as f64 * f64::from(cli.attack_rate) / 1e6);
-            if let Some(seconds) = mix_cpu_per_second {
-                println!(
-                    "The mix at {}/s costs the server {:.0} ms of CPU time per second ({:.1}% of one core)",
-                    cli.attack_rate,
-                    seconds * 1e3,
-                    seconds * 100.0
-                );
-            }
-            for (name, cost) in &costs {
-                if let Some(e) = &cost.outcome.first_error {
-                    println!(
-                        "attack {name}: {} not refused, first: {e}",
-                        cost.outcome.errors
-                    );
-                }
-            }
+            attack::print_costs(&costs, cli.attack_rate);
         }
     }
     let mut pgbench_line = None;
