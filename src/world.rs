@@ -56,6 +56,23 @@ pub struct World {
 }
 
 impl TestApp {
+    /// A user who logs in by phone and password (a staff member, 社工), made
+    /// as the CLI makes one; returns the id.
+    pub async fn password_user(&self, phone: &str, password: &str) -> Uuid {
+        api::service::auth::create_password_user(
+            &self.db,
+            &self.state.keys,
+            phone,
+            "社工",
+            password,
+            false,
+        )
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+        .id
+    }
+
     /// Inserts a user with no login method (tests mint tokens directly).
     pub async fn create_user(&self, name: &str, is_platform_admin: bool) -> Person {
         let created = user::ActiveModel {
@@ -215,10 +232,26 @@ impl TestApp {
         }
     }
 
-    /// An OPEN ballot of community A's residents (majority of votes cast,
-    /// quorum 1, closing in a day) on a new proposal of resident A that
-    /// staff A seconded and accepted; one second makes a proposal eligible.
-    pub async fn open_residents_ballot(&self, world: &World, secret: bool) -> Uuid {
+    /// `n` residents of community A (居民0, 居民1, …), added by staff A.
+    pub async fn residents(&self, world: &World, n: usize) -> Vec<Person> {
+        let mut residents = Vec::with_capacity(n);
+        for i in 0..n {
+            residents.push(
+                self.member(
+                    world.community_a,
+                    &format!("居民{i}"),
+                    &[Role::Resident],
+                    &world.staff_a,
+                )
+                .await,
+            );
+        }
+        residents
+    }
+
+    /// A proposal of resident A in community A that staff A seconded, with
+    /// the settings changed so that one second makes a proposal eligible.
+    pub async fn eligible_proposal(&self, world: &World) -> Uuid {
         let staff = self.actor(world.staff_a.id);
         settings::update_consultation_settings(
             &self.db,
@@ -249,10 +282,24 @@ impl TestApp {
             .await
             .map_err(|e| e.message())
             .unwrap();
-        proposals::accept_proposal(&self.db, &staff, proposal)
+        proposal
+    }
+
+    /// `eligible_proposal`, accepted by staff A.
+    pub async fn accepted_proposal(&self, world: &World) -> Uuid {
+        let proposal = self.eligible_proposal(world).await;
+        proposals::accept_proposal(&self.db, &self.actor(world.staff_a.id), proposal)
             .await
             .map_err(|e| e.message())
             .unwrap();
+        proposal
+    }
+
+    /// An OPEN ballot of community A's residents (majority of votes cast,
+    /// quorum 1, closing in a day) on an `accepted_proposal`.
+    pub async fn open_residents_ballot(&self, world: &World, secret: bool) -> Uuid {
+        let proposal = self.accepted_proposal(world).await;
+        let staff = self.actor(world.staff_a.id);
         ballot::open_ballot(
             &self.db,
             &staff,

@@ -179,23 +179,8 @@ async fn wechat_login_without_configuration_says_so(app: TestApp) {
 
 const PASSWORD_LOGIN: &str = "mutation($p: String!, $w: String!) { passwordLogin(phone: $p, password: $w) { accessToken refreshToken user { id } } }";
 
-async fn staff_user(app: &TestApp, phone: &str, password: &str) -> uuid::Uuid {
-    api::service::auth::create_password_user(
-        &app.db,
-        &app.state.keys,
-        phone,
-        "社工",
-        password,
-        false,
-    )
-    .await
-    .map_err(|e| e.message())
-    .unwrap()
-    .id
-}
-
 async fn password_login_and_lockout(app: TestApp) {
-    let id = staff_user(&app, "13811112222", "right-password").await;
+    let id = app.password_user("13811112222", "right-password").await;
     let ok = app
         .gql(
             None,
@@ -265,7 +250,7 @@ async fn password_login_and_lockout(app: TestApp) {
 }
 
 async fn a_success_resets_the_failure_count(app: TestApp) {
-    staff_user(&app, "13811113333", "right-password").await;
+    app.password_user("13811113333", "right-password").await;
     for _ in 0..4 {
         app.gql(
             None,
@@ -301,7 +286,7 @@ async fn a_success_resets_the_failure_count(app: TestApp) {
 const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken user { id } } }";
 
 async fn refresh_tokens_rotate_and_reuse_revokes_the_family(app: TestApp) {
-    staff_user(&app, "13811114444", "right-password").await;
+    app.password_user("13811114444", "right-password").await;
     let login = app
         .gql(
             None,
@@ -342,7 +327,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(app: TestApp) {
 }
 
 async fn concurrent_refresh_with_one_token_succeeds_at_most_once(app: TestApp) {
-    staff_user(&app, "13811115555", "right-password").await;
+    app.password_user("13811115555", "right-password").await;
     let login = app
         .gql(
             None,
@@ -364,7 +349,7 @@ async fn concurrent_refresh_with_one_token_succeeds_at_most_once(app: TestApp) {
 }
 
 async fn logout_revokes_the_session(app: TestApp) {
-    staff_user(&app, "13811116666", "right-password").await;
+    app.password_user("13811116666", "right-password").await;
     let login = app
         .gql(
             None,

@@ -1060,7 +1060,7 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
             )
         }
         "acceptProposal" => {
-            let p = consultation::eligible_proposal(app, world).await;
+            let p = app.eligible_proposal(world).await;
             (
                 "mutation($p: ID!) { acceptProposal(proposalId: $p) { id } }".into(),
                 json!({"p": p}),
@@ -1082,28 +1082,28 @@ async fn request(app: &TestApp, world: &World, case: &str, caller: Caller) -> (S
             json!({"c": world.community_a}),
         ),
         "openBallot" => {
-            let p = consultation::accepted_proposal(app, world).await;
+            let p = app.accepted_proposal(world).await;
             (
                 "mutation($p: ID!, $c: DateTime!) { openBallot(proposalId: $p, electorate: RESIDENTS, passRule: MAJORITY_OF_CAST, quorum: 1, secret: false, closesAt: $c) { id } }".into(),
                 json!({"p": p, "c": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()}),
             )
         }
         "recordPaperVote" => {
-            let b = consultation::open_ballot(app, world).await;
+            let b = app.open_residents_ballot(world, false).await;
             (
                 "mutation($b: ID!, $v: ID!) { recordPaperVote(ballotId: $b, voterId: $v, choice: FOR) { id } }".into(),
                 json!({"b": b, "v": world.resident_a.id}),
             )
         }
         "closeBallot" => {
-            let b = consultation::open_ballot(app, world).await;
+            let b = app.open_residents_ballot(world, false).await;
             (
                 "mutation($b: ID!) { closeBallot(ballotId: $b) { id } }".into(),
                 json!({"b": b}),
             )
         }
         "ballot" => {
-            let b = consultation::open_ballot(app, world).await;
+            let b = app.open_residents_ballot(world, false).await;
             (
                 "query($b: ID!) { ballot(id: $b) { id tally { turnout } } }".into(),
                 json!({"b": b}),
@@ -1139,9 +1139,7 @@ fn fresh_phone() -> String {
 
 /// Records the consultation cases need, made through the services.
 mod consultation {
-    use api::service::consultation::{ballot, proposal as proposals, settings};
-    use entity::consultation::ballot::{Electorate, PassRule};
-    use entity::consultation::setting::SecondingKind;
+    use api::service::consultation::proposal as proposals;
     use linli::world::Person;
     use linli::{TestApp, World};
     use uuid::Uuid;
@@ -1171,38 +1169,6 @@ mod consultation {
             .community_id
     }
 
-    pub async fn eligible_proposal(app: &TestApp, world: &World) -> Uuid {
-        settings::update_consultation_settings(
-            &app.db,
-            &app.actor(world.staff_a.id),
-            world.community_a,
-            settings::SettingsChange {
-                seconding_kind: SecondingKind::Residents,
-                seconding_value: 1,
-                max_proxies_per_holder: None,
-                notice_days: None,
-            },
-        )
-        .await
-        .map_err(|e| e.message())
-        .unwrap();
-        let p = proposal(app, &world.resident_a).await;
-        proposals::second_proposal(&app.db, &app.actor(world.staff_a.id), p)
-            .await
-            .map_err(|e| e.message())
-            .unwrap();
-        p
-    }
-
-    pub async fn accepted_proposal(app: &TestApp, world: &World) -> Uuid {
-        let p = eligible_proposal(app, world).await;
-        proposals::accept_proposal(&app.db, &app.actor(world.staff_a.id), p)
-            .await
-            .map_err(|e| e.message())
-            .unwrap();
-        p
-    }
-
     pub async fn council(app: &TestApp, world: &World) -> Uuid {
         api::service::consultation::council::create_council(
             &app.db,
@@ -1210,29 +1176,6 @@ mod consultation {
             world.community_a,
             &format!("议事会{}", Uuid::now_v7().simple()),
             &[world.resident_a.id],
-        )
-        .await
-        .map_err(|e| e.message())
-        .unwrap()
-        .id
-    }
-
-    pub async fn open_ballot(app: &TestApp, world: &World) -> Uuid {
-        let p = accepted_proposal(app, world).await;
-        ballot::open_ballot(
-            &app.db,
-            &app.actor(world.staff_a.id),
-            ballot::OpenBallot {
-                proposal_id: Some(p),
-                covenant_version_id: None,
-                council_id: None,
-                electorate: Electorate::Residents,
-                pass_rule: PassRule::MajorityOfCast,
-                quorum: 1,
-                secret: false,
-                opens_at: None,
-                closes_at: chrono::Utc::now() + chrono::Duration::days(1),
-            },
         )
         .await
         .map_err(|e| e.message())

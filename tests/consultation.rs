@@ -41,22 +41,6 @@ async fn submit(app: &TestApp, world: &World, author: &Person, title: &str) -> S
         .to_string()
 }
 
-async fn residents(app: &TestApp, world: &World, n: usize) -> Vec<Person> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        out.push(
-            app.member(
-                world.community_a,
-                &format!("居民{i}"),
-                &[Role::Resident],
-                &world.staff_a,
-            )
-            .await,
-        );
-    }
-    out
-}
-
 async fn proposal(app: &TestApp, token: Option<&str>, id: &str) -> Value {
     app.gql(token, PROPOSAL, json!({"p": id})).await.data()["proposal"].clone()
 }
@@ -79,7 +63,7 @@ async fn proposal_lifecycle(app: TestApp) {
     .await
     .expect_error("BAD_USER_INPUT");
     set_threshold(&app, &world, "RESIDENTS", 2).await;
-    let others = residents(&app, &world, 3).await;
+    let others = app.residents(&world, 3).await;
 
     // Bad input writes nothing.
     let bad = app
@@ -216,7 +200,7 @@ async fn proposal_lifecycle(app: TestApp) {
 async fn merging_carries_seconds_over(app: TestApp) {
     let world = app.world().await;
     set_threshold(&app, &world, "RESIDENTS", 4).await;
-    let people = residents(&app, &world, 4).await;
+    let people = app.residents(&world, 4).await;
     let target = submit(&app, &world, &world.resident_a, "加装电梯").await;
     let source = submit(&app, &world, &people[0], "老楼加装电梯").await;
     // people[1] seconds both; people[2] only the source.
@@ -334,7 +318,7 @@ async fn household_share_threshold(app: TestApp) {
 async fn concurrent_seconds_count_exactly(app: TestApp) {
     let world = app.world().await;
     set_threshold(&app, &world, "RESIDENTS", 25).await;
-    let people = residents(&app, &world, 30).await;
+    let people = app.residents(&world, 30).await;
     let id = submit(&app, &world, &world.resident_a, "增设充电桩").await;
     // Everyone seconds at once, and the first ten twice.
     let requests = people

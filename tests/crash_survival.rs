@@ -147,18 +147,7 @@ async fn set_up(app: &TestApp) -> Setup {
     )
     .await
     .data();
-    let mut voters = Vec::new();
-    for i in 0..VOTERS {
-        voters.push(
-            app.member(
-                world.community_a,
-                &format!("居民{i}"),
-                &[Role::Resident],
-                &world.staff_a,
-            )
-            .await,
-        );
-    }
+    let voters = app.residents(&world, VOTERS).await;
     let open = open_ballot(app, &world, false).await;
     let secret = open_ballot(app, &world, true).await;
     let mut volunteers = Vec::new();

@@ -50,24 +50,9 @@ async fn stored_phone_columns(app: &TestApp) -> Vec<String> {
     values
 }
 
-async fn password_user(app: &TestApp, phone: &str, password: &str) -> Uuid {
-    api::service::auth::create_password_user(
-        &app.db,
-        &app.state.keys,
-        phone,
-        "社工",
-        password,
-        false,
-    )
-    .await
-    .map_err(|e| e.message())
-    .unwrap()
-    .id
-}
-
 async fn phones_are_sealed_at_rest_and_shown_as_before(app: TestApp) {
     let world = app.world().await;
-    password_user(&app, "13855556666", "right-password").await;
+    app.password_user("13855556666", "right-password").await;
     let stored = stored_phone_columns(&app).await;
     assert!(stored.len() >= 7, "{stored:?}");
     for value in &stored {
@@ -109,7 +94,7 @@ async fn phones_are_sealed_at_rest_and_shown_as_before(app: TestApp) {
 
 async fn login_by_phone_works_and_duplicates_are_refused(app: TestApp) {
     let world = app.world().await;
-    password_user(&app, "13811112222", "right-password").await;
+    app.password_user("13811112222", "right-password").await;
     let login = app
         .gql(
             None,
@@ -156,29 +141,35 @@ async fn login_by_phone_works_and_duplicates_are_refused(app: TestApp) {
     .data();
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, users_before);
     // A free phone can be set, and then logs in.
+    let session =
+        set_password_and_log_in(&app, &world.resident_a, "13811113333", "another-password").await;
+    assert_eq!(session["user"]["id"], world.resident_a.id.to_string());
+}
+
+/// `person` sets a login phone and password, then logs in with them; the
+/// passwordLogin answer.
+async fn set_password_and_log_in(
+    app: &TestApp,
+    person: &Person,
+    phone: &str,
+    password: &str,
+) -> Value {
     app.gql(
-        world.resident_a.token(),
+        person.token(),
         "mutation($p: String!, $w: String!) { setPassword(phone: $p, password: $w) { id } }",
-        json!({"p": "13811113333", "w": "another-password"}),
+        json!({"p": phone, "w": password}),
     )
     .await
     .data();
-    let login = app
-        .gql(
-            None,
-            LOGIN,
-            json!({"p": "13811113333", "w": "another-password"}),
-        )
-        .await;
-    assert_eq!(
-        login.data()["passwordLogin"]["user"]["id"],
-        world.resident_a.id.to_string()
-    );
+    app.gql(None, LOGIN, json!({"p": phone, "w": password}))
+        .await
+        .data()["passwordLogin"]
+        .clone()
 }
 
 async fn the_start_up_backfill_seals_plaintext_and_is_idempotent(app: TestApp) {
     let world = app.world().await;
-    let staff_login = password_user(&app, "13822223333", "right-password").await;
+    let staff_login = app.password_user("13822223333", "right-password").await;
     // Rows as they were before encryption: plaintext, no blind index.
     user::Entity::update_many()
         .col_expr(user::Column::LoginPhoneSealed, Expr::value("13822223333"))
@@ -405,21 +396,8 @@ async fn the_export_holds_the_callers_records_and_nobody_elses(app: TestApp) {
 async fn erasure_pseudonymises_and_keeps_what_must_stay(app: TestApp) {
     let world = app.world().await;
     // The resident logs in by password too, so there is a session to revoke.
-    app.gql(
-        world.resident_a.token(),
-        "mutation($p: String!, $w: String!) { setPassword(phone: $p, password: $w) { id } }",
-        json!({"p": "13833334444", "w": "right-password"}),
-    )
-    .await
-    .data();
-    let login = app
-        .gql(
-            None,
-            LOGIN,
-            json!({"p": "13833334444", "w": "right-password"}),
-        )
-        .await;
-    let session = login.data()["passwordLogin"].clone();
+    let session =
+        set_password_and_log_in(&app, &world.resident_a, "13833334444", "right-password").await;
     let access = session["accessToken"].as_str().unwrap().to_string();
     let refresh = session["refreshToken"].as_str().unwrap().to_string();
     let need = lists_support::need(
