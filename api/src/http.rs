@@ -481,24 +481,21 @@ async fn execute(
     let mut operation = request.operation_name.clone();
     // A document too large is refused from its text, before parsing, which
     // is the costly part (README: Security, attacks).
-    let mut refused = crate::graphql::limits::precheck(&request.query);
-    #[cfg(debug_assertions)]
-    let text_counts = {
-        let counts = crate::graphql::limits::scan(&request.query);
-        (counts.fields, counts.directives)
+    let (text_counts, mut refused) = match crate::graphql::limits::precheck(&request.query) {
+        Ok(counts) => (Some(counts), None),
+        Err(error) => (None, Some(error)),
     };
     // Parsed once here (the schema reuses it): the document limits and the
     // operation's name for the metrics are read off it, so the schema needs
     // no extension, and fields resolve on async-graphql's fast path. A query
     // that does not parse is left to the schema, which says why.
-    if refused.is_none()
+    if let Some(text_counts) = &text_counts
         && let Ok(document) = request.parsed_query()
     {
         // Every document of the test suite holds the lexical pass to the
         // parser's count.
-        #[cfg(debug_assertions)]
-        assert_eq!(
-            text_counts,
+        debug_assert_eq!(
+            (text_counts.fields, text_counts.directives),
             crate::graphql::limits::parsed_counts(document),
             "the lexical pass and the parsed document count alike: {}",
             request.query

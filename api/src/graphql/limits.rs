@@ -48,10 +48,10 @@ fn too_many_directives() -> ServerError {
 }
 
 /// Refuses, before parsing, a document text too long, too large or nested
-/// too deep to be worth parsing; None lets it be parsed.
-pub fn precheck(query: &str) -> Option<ServerError> {
+/// too deep to be worth parsing; otherwise what the lexical pass counted.
+pub fn precheck(query: &str) -> Result<TextCounts, ServerError> {
     if query.len() > MAX_DOCUMENT_BYTES {
-        return Some(ServerError::new(
+        return Err(ServerError::new(
             format!(
                 "查询过大：查询文本最多{}KB，长文本请放在 variables 中",
                 MAX_DOCUMENT_BYTES / 1024
@@ -61,18 +61,18 @@ pub fn precheck(query: &str) -> Option<ServerError> {
     }
     let counts = scan(query);
     if counts.nesting > MAX_TEXT_NESTING {
-        return Some(ServerError::new(
+        return Err(ServerError::new(
             format!("查询嵌套过深：最多{MAX_DEPTH}层"),
             None,
         ));
     }
     if counts.fields > MAX_FIELDS {
-        return Some(too_many_fields());
+        return Err(too_many_fields());
     }
     if counts.directives > MAX_DOCUMENT_DIRECTIVES {
-        return Some(too_many_directives());
+        return Err(too_many_directives());
     }
-    None
+    Ok(counts)
 }
 
 /// What one lexical pass over a document's text counts.
@@ -298,9 +298,7 @@ impl Extension for DocumentLimitsExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if let Some(refused) = precheck(query) {
-            return Err(refused);
-        }
+        precheck(query)?;
         let document = next.run(ctx, query, variables).await?;
         match check(&document) {
             Some(refused) => Err(refused),
@@ -330,8 +328,8 @@ mod tests {
 
     #[test]
     fn overlong_documents_are_refused_before_parsing() {
-        assert!(precheck(&"x".repeat(MAX_DOCUMENT_BYTES + 1)).is_some());
-        assert!(precheck("{ __typename }").is_none());
+        assert!(precheck(&"x".repeat(MAX_DOCUMENT_BYTES + 1)).is_err());
+        assert!(precheck("{ __typename }").is_ok());
     }
 
     /// Documents that use every kind of token where it could be mistaken
@@ -384,30 +382,34 @@ mod tests {
         let aliases: String = (0..=MAX_FIELDS)
             .map(|i| format!("a{i}: __typename "))
             .collect();
-        let refused = precheck(&format!("{{ {aliases} }}")).map(|e| e.message);
+        let refused = precheck(&format!("{{ {aliases} }}"))
+            .err()
+            .map(|e| e.message);
         assert!(refused.is_some_and(|m| m.contains("字段")));
         let directives = " @include(if: true)".repeat(MAX_DOCUMENT_DIRECTIVES + 1);
-        let refused = precheck(&format!("{{ __typename{directives} }}")).map(|e| e.message);
+        let refused = precheck(&format!("{{ __typename{directives} }}"))
+            .err()
+            .map(|e| e.message);
         assert!(refused.is_some_and(|m| m.contains("指令")));
         let deep = format!(
             "{}id{}",
             "{ a ".repeat(MAX_TEXT_NESTING + 1),
             "}".repeat(MAX_TEXT_NESTING + 1)
         );
-        let refused = precheck(&deep).map(|e| e.message);
+        let refused = precheck(&deep).err().map(|e| e.message);
         assert!(refused.is_some_and(|m| m.contains("嵌套")));
         let at_the_limit = format!(
             "{}id{}",
             "{ a ".repeat(MAX_TEXT_NESTING),
             "}".repeat(MAX_TEXT_NESTING)
         );
-        assert!(precheck(&at_the_limit).is_none());
+        assert!(precheck(&at_the_limit).is_ok());
         // Braces, names and `@` inside strings and comments do not count.
         let quoted = format!(
             "{{ a(s: \"{}\") # {}\n }}",
             "{ x @y ".repeat(1_000),
             "{ x @y ".repeat(1_000)
         );
-        assert!(precheck(&quoted).is_none());
+        assert!(precheck(&quoted).is_ok());
     }
 }
