@@ -581,6 +581,67 @@ async fn concurrent_decisions_on_one_request_have_one_winner(app: TestApp) {
     );
 }
 
+/// Members made by the test world live in households of their own, so
+/// that tests counting households count what they set up (issue 24: two
+/// world members once shared a random room, and a household-share
+/// threshold test failed).
+async fn world_members_have_households_of_their_own(app: TestApp) {
+    let world = app.world().await;
+    let extra = app.residents(&world, 20).await;
+    assert_eq!(extra.len(), 20);
+    let members = app
+        .count(
+            "SELECT COUNT(*) FROM membership m JOIN region r ON r.id = m.community_id \
+             WHERE m.status = 'ACTIVE' AND r.name = '甲社区'",
+        )
+        .await;
+    let households = app
+        .count(
+            "SELECT COUNT(DISTINCT m.household_id) FROM membership m JOIN region r ON r.id = m.community_id \
+             WHERE m.status = 'ACTIVE' AND r.name = '甲社区'",
+        )
+        .await;
+    assert_eq!(members, 3 + 20);
+    assert_eq!(households, members);
+}
+
+/// People joining one room at the same moment share one household, and
+/// every join succeeds (the second insert of the address yields to the
+/// first instead of failing).
+async fn concurrent_joins_to_one_room_share_one_household(app: TestApp) {
+    let world = app.world().await;
+    let mut people = Vec::new();
+    for i in 0..12 {
+        people.push(app.create_user(&format!("同屋{i}"), false).await);
+    }
+    let joins = people.iter().map(|p| {
+        app.gql(
+            p.token(),
+            "mutation($c: ID!) { joinCommunity(communityId: $c, realName: \"同屋人\", phone: \"13912345678\", building: \"9栋\", unit: \"2单元\", room: \"902\") { id status } }",
+            json!({"c": world.community_a}),
+        )
+    });
+    let answers = futures_util::future::join_all(joins).await;
+    for answer in &answers {
+        assert_eq!(answer.data()["joinCommunity"]["status"], "PENDING");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM household WHERE building = '9栋' AND unit = '2单元' AND room = '902'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(DISTINCT m.household_id) FROM membership m JOIN household h ON h.id = m.household_id WHERE h.room = '902'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM membership m JOIN household h ON h.id = m.household_id WHERE h.room = '902'")
+            .await,
+        12
+    );
+}
+
 async fn staff_roles_need_an_officer(app: TestApp) {
     let world = app.world().await;
     let set =
@@ -683,4 +744,6 @@ backend_tests!(
     concurrent_decisions_on_one_request_have_one_winner,
     staff_roles_need_an_officer,
     demo_seed_gives_working_logins,
+    world_members_have_households_of_their_own,
+    concurrent_joins_to_one_room_share_one_household,
 );

@@ -6,7 +6,7 @@ use entity::org::membership::{self, MembershipStatus};
 use entity::org::region::{self, RegionKind};
 use entity::org::region_officer::{self, OfficerRole};
 use entity::org::{household, user};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
@@ -481,6 +481,10 @@ pub async fn join_community(
     })
 }
 
+/// The household at an address, made when it is the first. Two people
+/// joining the same room at once share one household: the insert yields to
+/// the unique address index (`ON CONFLICT DO NOTHING`) instead of failing
+/// the second join, and the row is then read back.
 async fn find_or_create_household<C: ConnectionTrait>(
     db: &C,
     community_id: Uuid,
@@ -488,26 +492,42 @@ async fn find_or_create_household<C: ConnectionTrait>(
     unit: &str,
     room: &str,
 ) -> ServiceResult<household::Model> {
-    let found = household::Entity::find()
-        .filter(household::Column::CommunityId.eq(community_id))
-        .filter(household::Column::Building.eq(building))
-        .filter(household::Column::Unit.eq(unit))
-        .filter(household::Column::Room.eq(room))
-        .one(db)
-        .await?;
-    if let Some(found) = found {
+    let find = || {
+        household::Entity::find()
+            .filter(household::Column::CommunityId.eq(community_id))
+            .filter(household::Column::Building.eq(building))
+            .filter(household::Column::Unit.eq(unit))
+            .filter(household::Column::Room.eq(room))
+            .one(db)
+    };
+    if let Some(found) = find().await? {
         return Ok(found);
     }
-    Ok(household::ActiveModel {
+    household::Entity::insert(household::ActiveModel {
         id: Set(Uuid::now_v7()),
         community_id: Set(community_id),
         building: Set(building.to_string()),
         unit: Set(unit.to_string()),
         room: Set(room.to_string()),
         created_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await?)
+    })
+    .on_conflict(
+        OnConflict::columns([
+            household::Column::CommunityId,
+            household::Column::Building,
+            household::Column::Unit,
+            household::Column::Room,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    find().await?.ok_or_else(|| {
+        ServiceError::internal(anyhow::anyhow!(
+            "the household of an address vanished after it was made"
+        ))
+    })
 }
 
 /// Staff (or an officer above) approve a PENDING request with its roles.
