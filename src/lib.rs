@@ -60,6 +60,31 @@ macro_rules! backend_tests {
     };
 }
 
+/// How long [`wait_until`] waits for a condition before the test fails:
+/// long enough that a slow or busy machine makes a test slower, never red.
+pub const WAIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Polls `check` every 50 ms until it gives `Some`, and returns that; fails
+/// the test, naming `what`, when [`WAIT_DEADLINE`] passes first. Tests wait
+/// on the condition they need, never on a fixed sleep.
+pub async fn wait_until<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            started.elapsed() < WAIT_DEADLINE,
+            "waited {WAIT_DEADLINE:?} for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Says so on the terminal itself: the test harness captures `eprintln!` of
 /// passing tests, and a skip must not pass silently.
 pub fn report_postgres_skipped(test: &str) {

@@ -10,8 +10,7 @@
 use linli::{TestApp, World, backend_tests};
 use serde_json::{Value, json};
 
-#[path = "credits_support/mod.rs"]
-mod credits_support;
+use crate::credits_support;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Caller {

@@ -22,8 +22,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod credits_support;
-mod lists_support;
+use crate::credits_support;
+use crate::lists_support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

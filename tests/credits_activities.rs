@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod credits_support;
+use crate::credits_support;
 
 use api::policy::Role;
 use api::service::credits::activities::{self, Check};

@@ -375,7 +375,11 @@ async fn the_server_rides_out_a_database_outage() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The load runs and is answered before the outage.
+    linli::wait_until("answers to the load before the outage", || async {
+        (observed.lock().unwrap().len() >= 20).then_some(())
+    })
+    .await;
 
     // The outage.
     cluster.pg_stop_immediate().unwrap();

@@ -204,7 +204,8 @@ async fn graphiql_is_served_and_introspection_works(app: TestApp) {
     );
 }
 
-async fn graphiql_and_introspection_off_in_production(_app: TestApp) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_and_introspection_off_in_production() {
     let Some(app) = spawn_app_with(Backend::Sqlite, |s| {
         s.app_env = api::config::AppEnv::Production
     })
@@ -360,7 +361,6 @@ backend_tests!(
     body_limit_refuses_large_requests,
     get_runs_queries_but_not_mutations,
     graphiql_is_served_and_introspection_works,
-    graphiql_and_introspection_off_in_production,
     depth_limit_refuses_deep_queries,
     health_ready_and_metrics,
     websocket_speaks_graphql_transport_ws,

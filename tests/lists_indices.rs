@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod lists_support;
+use crate::lists_support;
 
 use api::policy::Role;
 use api::service::credits::ledger;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod lists_support;
+use crate::lists_support;
 
 use api::policy::Role;
 use entity::org::region_officer::OfficerRole;

@@ -14,10 +14,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement}
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-#[path = "credits_support/mod.rs"]
-mod credits_support;
-#[path = "lists_support/mod.rs"]
-mod lists_support;
+use crate::credits_support;
+use crate::lists_support;
 
 /// The phone every `World` member joined with.
 const WORLD_PHONE: &str = "13912345678";

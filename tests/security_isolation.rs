@@ -15,10 +15,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "credits_support/mod.rs"]
-mod credits_support;
-#[path = "lists_support/mod.rs"]
-mod lists_support;
+use crate::credits_support;
+use crate::lists_support;
 
 use std::collections::{BTreeMap, HashMap};
 
