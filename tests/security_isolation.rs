@@ -985,7 +985,6 @@ fn calls(b: &Builder, keyword: &str, field: &Value) -> Vec<(String, Value)> {
 /// that the others are made while everyone still belongs.
 const ENDS_STANDING: &[&str] = &[
     "approveMembership",
-    "deleteMyAccount",
     "leaveCommunity",
     "rejectMembership",
     "removeMember",
@@ -1082,8 +1081,9 @@ async fn every_operation_refuses_other_communities(app: TestApp) {
         "ID arguments without a seeded record of community A (seed one and add it to ID_ARGS):\n{}",
         unmapped.into_iter().collect::<Vec<_>>().join("\n")
     );
+    // 130 today: a floor that notices the schema no longer being read whole.
     assert!(
-        operations.len() >= 40,
+        operations.len() >= 120,
         "only {} operations take an id",
         operations.len()
     );
@@ -1131,7 +1131,7 @@ async fn every_operation_refuses_other_communities(app: TestApp) {
     let after = snapshot(&app).await;
     let rows: usize = before.values().map(Vec::len).sum();
     eprintln!(
-        "{} operations, {sent} calls refused as B or anonymous; {} ids of community A; {rows} rows in {} tables compared",
+        "{} operations, {sent} calls as B or anonymous; {} ids of community A; {rows} rows in {} tables compared",
         operations.len(),
         seed.records.len(),
         before.len()
