@@ -322,8 +322,10 @@ async fn a_lock_that_ran_out_lets_the_right_password_in(app: TestApp) {
     );
     // …and the success cleared both the count and the lock.
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM users WHERE failed_login_count = 0 AND locked_until IS NULL")
-            .await,
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE failed_login_count = 0 AND locked_until IS NULL"
+        )
+        .await,
         1
     );
 }

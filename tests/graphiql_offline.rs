@@ -96,7 +96,10 @@ async fn graphiql_renders_offline_in_headless_chromium() {
     );
     // The query editor (CodeMirror) is there and the loading text is gone.
     assert!(dom.contains("CodeMirror"), "no editor:\n{dom}");
-    assert!(dom.contains("graphiql-query-editor"), "no query editor:\n{dom}");
+    assert!(
+        dom.contains("graphiql-query-editor"),
+        "no query editor:\n{dom}"
+    );
     assert!(!dom.contains("正在加载 GraphiQL"), "still loading:\n{dom}");
     // Nothing the page needs was refused by its own policy.
     assert!(
@@ -114,9 +117,8 @@ async fn graphiql_renders_offline_in_headless_chromium() {
     )
     .await;
     std::fs::write(out.join("chromium-screenshot.log"), &log).unwrap();
-    let png = std::fs::read(&screenshot).unwrap_or_else(|err| {
-        panic!("no screenshot at {}: {err}\n{log}", screenshot.display())
-    });
+    let png = std::fs::read(&screenshot)
+        .unwrap_or_else(|err| panic!("no screenshot at {}: {err}\n{log}", screenshot.display()));
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
     println!("GraphiQL screenshot: {}", screenshot.display());
 }

@@ -189,7 +189,10 @@ async fn graphiql_is_served_and_introspection_works(app: TestApp) {
     let html = r.text().await.unwrap();
     assert!(html.contains("graphiql"), "GraphiQL page");
     // Every file the page loads comes from this server, cacheable.
-    assert!(!html.contains("unpkg") && !html.contains("https://"), "{html}");
+    assert!(
+        !html.contains("unpkg") && !html.contains("https://"),
+        "{html}"
+    );
     let assets: Vec<&str> = html
         .split('"')
         .filter(|part| part.starts_with("/graphiql/assets/"))
@@ -209,7 +212,10 @@ async fn graphiql_is_served_and_introspection_works(app: TestApp) {
         } else {
             "text/javascript"
         };
-        assert!(content_type.starts_with(expected), "{asset}: {content_type}");
+        assert!(
+            content_type.starts_with(expected),
+            "{asset}: {content_type}"
+        );
         assert!(
             r.headers()["cache-control"]
                 .to_str()

@@ -191,10 +191,17 @@ mod tests {
     #[test]
     fn the_page_names_only_this_servers_files() {
         let page = render(&serde_json::json!({"endpoint": "/graphql"}));
-        assert!(!page.contains("http://") && !page.contains("https://"), "{page}");
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "{page}"
+        );
         assert!(!page.contains("unpkg"));
         for asset in ASSETS {
-            assert!(page.contains(&asset_url(asset.name)), "{} is loaded", asset.name);
+            assert!(
+                page.contains(&asset_url(asset.name)),
+                "{} is loaded",
+                asset.name
+            );
         }
         // Four scripts from files and the JSON block: no inline script,
         // which the policy would refuse.

@@ -94,9 +94,11 @@ impl Passwords {
     /// verification, so the answer does not tell which phone numbers have
     /// accounts, nor which are locked.
     pub async fn verify(&self, password: String, hash: Option<String>) -> bool {
-        let counter = self
-            .verifications
-            .with_label_values(&[if hash.is_some() { "account" } else { "dummy" }]);
+        let counter = self.verifications.with_label_values(&[if hash.is_some() {
+            "account"
+        } else {
+            "dummy"
+        }]);
         run_limited(move || {
             counter.inc();
             verify_blocking(&password, hash.as_deref())
@@ -140,7 +142,11 @@ mod tests {
         let b = hash_password("correct horse".into()).await?;
         assert_ne!(a, b, "salted");
         assert!(a.starts_with("$argon2id$"));
-        assert!(passwords.verify("correct horse".into(), Some(a.clone())).await);
+        assert!(
+            passwords
+                .verify("correct horse".into(), Some(a.clone()))
+                .await
+        );
         assert!(!passwords.verify("wrong horse".into(), Some(a)).await);
         assert!(!passwords.verify("linli-dummy-password".into(), None).await);
         let counted = |against: &str| passwords.verifications.with_label_values(&[against]).get();

@@ -129,7 +129,12 @@ pub async fn password_login(
         .one(&state.db)
         .await?;
     let claimed = match found {
-        Some(user) => claim_attempt(&state.db, user.id, Utc::now()).await?,
+        Some(user) => {
+            let txn = begin_write(&state.db).await?;
+            let claimed = claim_attempt(&txn, user.id, Utc::now()).await?;
+            txn.commit().await?;
+            claimed
+        }
         None => None,
     };
     // No account, or a locked one: the same time spent, the same answer.
@@ -144,11 +149,13 @@ pub async fn password_login(
     if !matches {
         // This attempt was the last one allowed: its claim set the lock.
         if user.locked_until.is_some() {
+            let txn = begin_write(&state.db).await?;
             audit::record(
-                &state.db,
+                &txn,
                 AuditEntry::new("user", user.id, "lock_after_failed_logins"),
             )
             .await?;
+            txn.commit().await?;
         }
         return Err(refused());
     }
@@ -188,9 +195,11 @@ async fn claim_attempt<C: ConnectionTrait>(
     let lock_ended = user::Column::LockedUntil.is_not_null();
     let count = Expr::case(lock_ended, Expr::value(1))
         .finally(Expr::col(user::Column::FailedLoginCount).add(1));
-    let reaches_max = Expr::col(user::Column::LockedUntil)
-        .is_null()
-        .and(Expr::col(user::Column::FailedLoginCount).add(1).gte(MAX_FAILED_LOGINS));
+    let reaches_max = Expr::col(user::Column::LockedUntil).is_null().and(
+        Expr::col(user::Column::FailedLoginCount)
+            .add(1)
+            .gte(MAX_FAILED_LOGINS),
+    );
     let lock = Expr::case(reaches_max, Expr::value(Some(now + LOCKOUT)))
         .finally(Expr::value(Option::<DateTime<Utc>>::None));
     let claimed = user::Entity::update_many()
@@ -486,4 +495,15 @@ pub async fn create_password_user<C: ConnectionTrait>(
     )
     .await?;
     Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_names_the_limit_and_the_lock() {
+        assert!(LOGIN_REFUSED.contains(&format!("连续输错{MAX_FAILED_LOGINS}次")));
+        assert!(LOGIN_REFUSED.contains(&format!("锁定{}分钟", LOCKOUT.num_minutes())));
+    }
 }
