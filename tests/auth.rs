@@ -179,72 +179,153 @@ async fn wechat_login_without_configuration_says_so(app: TestApp) {
 
 const PASSWORD_LOGIN: &str = "mutation($p: String!, $w: String!) { passwordLogin(phone: $p, password: $w) { accessToken refreshToken user { id } } }";
 
+async fn login(app: &TestApp, phone: &str, password: &str) -> linli::GqlResponse {
+    app.gql(None, PASSWORD_LOGIN, json!({"p": phone, "w": password}))
+        .await
+}
+
+/// `linli_password_verifications_total{against="<against>"}` from /metrics.
+async fn verifications(app: &TestApp, against: &str) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("linli_password_verifications_total{{against=\"{against}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
 async fn password_login_and_lockout(app: TestApp) {
     let id = app.password_user("13811112222", "right-password").await;
-    let ok = app
-        .gql(
-            None,
-            PASSWORD_LOGIN,
-            json!({"p": "13811112222", "w": "right-password"}),
-        )
-        .await;
+    let ok = login(&app, "13811112222", "right-password").await;
     assert_eq!(
         ok.data()["passwordLogin"]["user"]["id"],
         id.to_string().as_str()
     );
     // Wrong password and unknown phone read the same.
-    let wrong = app
-        .gql(
-            None,
-            PASSWORD_LOGIN,
-            json!({"p": "13811112222", "w": "wrong-password"}),
-        )
-        .await;
-    let unknown = app
-        .gql(
-            None,
-            PASSWORD_LOGIN,
-            json!({"p": "13899998888", "w": "wrong-password"}),
-        )
-        .await;
-    assert_eq!(
-        wrong.expect_error("UNAUTHENTICATED")["message"],
-        unknown.expect_error("UNAUTHENTICATED")["message"]
-    );
-    // Four more failures (five in a row) lock the account…
-    for _ in 0..3 {
-        app.gql(
-            None,
-            PASSWORD_LOGIN,
-            json!({"p": "13811112222", "w": "wrong-password"}),
-        )
-        .await
-        .expect_error("UNAUTHENTICATED");
+    let wrong = login(&app, "13811112222", "wrong-password").await;
+    let unknown = login(&app, "13899998888", "wrong-password").await;
+    unknown.expect_error("UNAUTHENTICATED");
+    assert_eq!(wrong.body, unknown.body);
+    // Five failures in a row lock the account, and say nothing more than
+    // any other failure.
+    for _ in 0..4 {
+        assert_eq!(
+            login(&app, "13811112222", "wrong-password").await.body,
+            unknown.body
+        );
     }
-    let fifth = app
-        .gql(
-            None,
-            PASSWORD_LOGIN,
-            json!({"p": "13811112222", "w": "wrong-password"}),
-        )
-        .await;
-    assert!(
-        fifth.expect_error("RATE_LIMITED")["extensions"]["retryAfter"]
-            .as_i64()
-            .unwrap()
-            > 0
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE locked_until IS NOT NULL")
+            .await,
+        1
     );
-    // …and then even the right password is refused until the lock ends.
-    app.gql(
-        None,
-        PASSWORD_LOGIN,
-        json!({"p": "13811112222", "w": "right-password"}),
-    )
-    .await
-    .expect_error("RATE_LIMITED");
+    // Then even the right password is refused until the lock ends, with
+    // the answer an unknown phone gets: a lock tells nobody the phone has
+    // an account.
+    let checked = verifications(&app, "account").await;
+    let during_lock = login(&app, "13811112222", "right-password").await;
+    assert_eq!(during_lock.status, unknown.status);
+    assert_eq!(during_lock.body, unknown.body);
+    assert_eq!(
+        verifications(&app, "account").await,
+        checked,
+        "a locked account's hash is not checked"
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'lock_after_failed_logins'")
             .await,
+        1
+    );
+}
+
+/// Fifty wrong passwords for one phone at once: the attempts are claimed
+/// in SQL before any hash is checked, so no more than the allowed number
+/// are checked against the account's hash, whatever the concurrency.
+async fn a_burst_of_wrong_passwords_checks_at_most_the_allowed_number(app: TestApp) {
+    let max = u64::try_from(api::service::auth::MAX_FAILED_LOGINS).unwrap();
+    app.password_user("13811117777", "right-password").await;
+    let unknown = login(&app, "13899997777", "wrong-password").await;
+    unknown.expect_error("UNAUTHENTICATED");
+    let (checked_before, dummies_before) = (
+        verifications(&app, "account").await,
+        verifications(&app, "dummy").await,
+    );
+    let burst = (0..50).map(|_| login(&app, "13811117777", "wrong-password"));
+    let answers = futures_util::future::join_all(burst).await;
+    for answer in &answers {
+        assert_eq!(answer.body, unknown.body, "every attempt reads the same");
+    }
+    let checked = verifications(&app, "account").await - checked_before;
+    assert_eq!(
+        checked, max,
+        "50 concurrent attempts checked {checked} passwords, the limit is {max}"
+    );
+    // The others cost a dummy hash each, as an unknown phone does.
+    assert_eq!(
+        verifications(&app, "dummy").await - dummies_before,
+        50 - max
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE locked_until IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'lock_after_failed_logins'")
+            .await,
+        1,
+        "one lock"
+    );
+    // The right password during the lock: refused, as an unknown phone is.
+    let during_lock = login(&app, "13811117777", "right-password").await;
+    assert_eq!(during_lock.body, unknown.body);
+    assert_eq!(verifications(&app, "account").await - checked_before, max);
+}
+
+/// A lock that ran out lets the right password in and counts afresh.
+async fn a_lock_that_ran_out_lets_the_right_password_in(app: TestApp) {
+    use entity::org::user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let id = app.password_user("13811118888", "right-password").await;
+    for _ in 0..5 {
+        login(&app, "13811118888", "wrong-password")
+            .await
+            .expect_error("UNAUTHENTICATED");
+    }
+    login(&app, "13811118888", "right-password")
+        .await
+        .expect_error("UNAUTHENTICATED");
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::LockedUntil,
+            Expr::value(Some(chrono::Utc::now() - chrono::Duration::seconds(1))),
+        )
+        .filter(user::Column::Id.eq(id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    // One wrong attempt after the lock does not lock again…
+    login(&app, "13811118888", "wrong-password")
+        .await
+        .expect_error("UNAUTHENTICATED");
+    let ok = login(&app, "13811118888", "right-password").await;
+    assert_eq!(
+        ok.data()["passwordLogin"]["user"]["id"],
+        id.to_string().as_str()
+    );
+    // …and the success cleared both the count and the lock.
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE failed_login_count = 0 AND locked_until IS NULL"
+        )
+        .await,
         1
     );
 }
@@ -547,6 +628,8 @@ backend_tests!(
     wechat_errors_are_clear,
     wechat_login_without_configuration_says_so,
     password_login_and_lockout,
+    a_burst_of_wrong_passwords_checks_at_most_the_allowed_number,
+    a_lock_that_ran_out_lets_the_right_password_in,
     a_success_resets_the_failure_count,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     concurrent_refresh_with_one_token_succeeds_at_most_once,

@@ -183,8 +183,55 @@ async fn graphiql_is_served_and_introspection_works(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
     let html = r.text().await.unwrap();
     assert!(html.contains("graphiql"), "GraphiQL page");
+    // Every file the page loads comes from this server, cacheable.
+    assert!(
+        !html.contains("unpkg") && !html.contains("https://"),
+        "{html}"
+    );
+    let assets: Vec<&str> = html
+        .split('"')
+        .filter(|part| part.starts_with("/graphiql/assets/"))
+        .collect();
+    assert_eq!(assets.len(), 5, "{html}");
+    for asset in assets {
+        let r = app
+            .client
+            .get(format!("{}{asset}", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{asset}");
+        let content_type = r.headers()["content-type"].to_str().unwrap();
+        let expected = if asset.contains(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(
+            content_type.starts_with(expected),
+            "{asset}: {content_type}"
+        );
+        assert!(
+            r.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable"),
+            "{asset}"
+        );
+        assert!(r.bytes().await.unwrap().len() > 500, "{asset}");
+    }
+    let missing = app
+        .client
+        .get(format!("{}/graphiql/assets/nothing.js", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
     // GraphiQL's own introspection query must fit the depth and complexity limits.
     let introspection = r#"query IntrospectionQuery { __schema { queryType { name } mutationType { name } subscriptionType { name }
       types { ...FullType } directives { name description locations args { ...InputValue } } } }
@@ -221,6 +268,13 @@ async fn graphiql_and_introspection_off_in_production() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    let asset = app
+        .client
+        .get(format!("{}/graphiql/assets/graphiql.min.js", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asset.status(), 404, "no GraphiQL files either");
     let response = app
         .gql(None, "{ __schema { types { name } } }", json!({}))
         .await;

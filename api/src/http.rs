@@ -10,7 +10,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use async_graphql::Positioned;
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
 };
@@ -62,6 +61,7 @@ impl Application {
         );
         let port = listener.local_addr()?.port();
         let request_metrics = Metrics::new()?;
+        request_metrics.register(state.passwords.verifications())?;
         // Requests get their own handle of the pool, whose statements are
         // counted; the background tasks above keep the uncounted one.
         let mut state = state;
@@ -81,6 +81,7 @@ impl Application {
             state: state.clone(),
         });
         let body_limit = state.settings.max_body_bytes;
+        let graphiql = state.settings.graphiql_enabled();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
@@ -92,6 +93,11 @@ impl Application {
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/metrics", web::get().to(metrics))
+                .configure(|config| {
+                    if graphiql {
+                        crate::http_graphiql::routes(config);
+                    }
+                })
         })
         .shutdown_timeout(30)
         .listen(listener)?;
@@ -407,33 +413,7 @@ fn graphiql(req: &HttpRequest, shared: &Shared) -> HttpResponse {
             .insert_header((header::CONTENT_TYPE, JSON))
             .body(json!({"errors": [{"message": "缺少 query 参数"}]}).to_string());
     }
-    let host = req.connection_info().host().to_string();
-    let subscription_endpoint = format!("ws://{host}/graphql/ws");
-    let mut source = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint(&subscription_endpoint)
-        .title("邻里 Linli GraphiQL");
-    // GraphiQL's WebSocket client cannot send the headers tab: with
-    // `/graphql?wsToken=<accessToken>` its subscriptions (the live ballot
-    // tally) send the token in connection_init. Only a JWT's characters pass.
-    let ws_authorization = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| q.into_inner().into_iter().find(|(k, _)| k == "wsToken"))
-        .map(|(_, token)| token)
-        .filter(|token| {
-            !token.is_empty()
-                && token
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        })
-        .map(|token| format!("Bearer {token}"));
-    if let Some(authorization) = ws_authorization.as_deref() {
-        source = source.ws_connection_param("Authorization", authorization);
-    }
-    let source = source.finish();
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-        .body(source)
+    crate::http_graphiql::page(req, "/graphql", "/graphql/ws")
 }
 
 async fn execute(

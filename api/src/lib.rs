@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod http_graphiql;
 pub mod metrics;
 pub mod policy;
 pub mod ratelimit;

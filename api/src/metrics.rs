@@ -79,6 +79,12 @@ impl Metrics {
         })
     }
 
+    /// Adds a counter kept elsewhere (the password checks of the app state).
+    pub fn register(&self, counter: IntCounterVec) -> anyhow::Result<()> {
+        self.registry.register(Box::new(counter))?;
+        Ok(())
+    }
+
     /// Counts every statement run through this handle of the pool (other
     /// clones, such as the background tasks', are not counted): the N+1
     /// tests read the counter before and after one request.

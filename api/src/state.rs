@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::live::LiveSessions;
+use crate::auth::password::Passwords;
 use crate::auth::wechat::WechatClient;
 use crate::config::Settings;
 use crate::crypto::DataKeys;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub tally_hub: TallyHub,
     /// Token holders recently checked to exist and not be erased.
     pub live_sessions: LiveSessions,
+    /// Password checks (argon2, capped per core) and their counter.
+    pub passwords: Passwords,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             settings: Arc::new(settings),
             tally_hub: TallyHub::new(),
             live_sessions: LiveSessions::default(),
+            passwords: Passwords::new()?,
         })
     }
 }

@@ -7,8 +7,8 @@ use entity::org::user;
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-    SqlErr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect, Set, SqlErr,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -109,81 +109,112 @@ pub async fn wechat_login(state: &AppState, code: &str) -> ServiceResult<AuthSes
     Ok(session)
 }
 
+/// The one answer to a password login that fails, whatever the cause (no
+/// such phone, a wrong password, a locked account), so that it tells nobody
+/// which phones have accounts or which accounts are locked.
+pub const LOGIN_REFUSED: &str = "手机号或密码错误；连续输错5次，账号将锁定15分钟";
+
 pub async fn password_login(
     state: &AppState,
     phone: &str,
     password: &str,
 ) -> ServiceResult<AuthSession> {
-    let wrong = || ServiceError::Unauthenticated("手机号或密码错误");
+    let refused = || ServiceError::Unauthenticated(LOGIN_REFUSED);
     let Ok(phone) = validate::phone("phone", phone) else {
-        return Err(wrong());
+        return Err(refused());
     };
-    let now = Utc::now();
     let found = user::Entity::find()
         .filter(user::Column::LoginPhoneBlindIndex.eq(state.keys.phone_index(&phone)))
         .filter(user::Column::ErasedAt.is_null())
         .one(&state.db)
         .await?;
-    if let Some(locked_until) = found.as_ref().and_then(|u| u.locked_until)
-        && locked_until > now
-    {
-        return Err(locked(locked_until - now));
-    }
-    let hash = found.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = password::verify_password(password.to_string(), hash).await;
-    let Some(user) = found else {
-        return Err(wrong());
+    let claimed = match found {
+        Some(user) => {
+            let txn = begin_write(&state.db).await?;
+            let claimed = claim_attempt(&txn, user.id, Utc::now()).await?;
+            txn.commit().await?;
+            claimed
+        }
+        None => None,
     };
-    let txn = begin_write(&state.db).await?;
+    // No account, or a locked one: the same time spent, the same answer.
+    let Some(user) = claimed else {
+        state.passwords.spend_dummy(password.to_string()).await;
+        return Err(refused());
+    };
+    let matches = state
+        .passwords
+        .verify(password.to_string(), user.password_hash.clone())
+        .await;
     if !matches {
-        // Counted in SQL so that concurrent failures all count.
-        user::Entity::update_many()
-            .col_expr(
-                user::Column::FailedLoginCount,
-                Expr::col(user::Column::FailedLoginCount).add(1),
-            )
-            .filter(user::Column::Id.eq(user.id))
-            .exec(&txn)
-            .await?;
-        let failures = user::Entity::find_by_id(user.id)
-            .one(&txn)
-            .await?
-            .map(|u| u.failed_login_count)
-            .unwrap_or_default();
-        let outcome = if failures >= MAX_FAILED_LOGINS {
-            user::Entity::update_many()
-                .col_expr(user::Column::FailedLoginCount, Expr::value(0))
-                .col_expr(user::Column::LockedUntil, Expr::value(Some(now + LOCKOUT)))
-                .filter(user::Column::Id.eq(user.id))
-                .exec(&txn)
-                .await?;
+        // This attempt was the last one allowed: its claim set the lock.
+        if user.locked_until.is_some() {
+            let txn = begin_write(&state.db).await?;
             audit::record(
                 &txn,
                 AuditEntry::new("user", user.id, "lock_after_failed_logins"),
             )
             .await?;
-            locked(LOCKOUT)
-        } else {
-            wrong()
-        };
-        txn.commit().await?;
-        return Err(outcome);
+            txn.commit().await?;
+        }
+        return Err(refused());
     }
-    let mut active: user::ActiveModel = user.into();
-    active.failed_login_count = Set(0);
-    active.locked_until = Set(None);
-    let user = active.update(&txn).await?;
+    let txn = begin_write(&state.db).await?;
+    user::Entity::update_many()
+        .col_expr(user::Column::FailedLoginCount, Expr::value(0))
+        .col_expr(
+            user::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(user::Column::Id.eq(user.id))
+        .exec(&txn)
+        .await?;
+    let user = user::Model {
+        failed_login_count: 0,
+        locked_until: None,
+        ..user
+    };
     let session = start_session(state, &txn, user).await?;
     txn.commit().await?;
     Ok(session)
 }
 
-fn locked(remaining: Duration) -> ServiceError {
-    let minutes = (remaining.num_seconds() + 59) / 60;
-    ServiceError::RateLimited {
-        message: format!("密码错误次数过多，账号已临时锁定，请{minutes}分钟后再试"),
-        retry_after_secs: Ord::max(remaining.num_seconds(), 1),
-    }
+/// Claims one password attempt for `user_id` before the password is
+/// checked, in one conditional UPDATE: it counts the attempt, and the
+/// attempt that reaches [`MAX_FAILED_LOGINS`] also sets the lock. A locked
+/// account claims nothing (None), so however many attempts arrive at once,
+/// at most `MAX_FAILED_LOGINS` are checked against the account's hash per
+/// lock. A lock that has run out starts the count again. A success resets
+/// the count afterwards.
+async fn claim_attempt<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> ServiceResult<Option<user::Model>> {
+    // The WHERE below lets a locked row through only once its lock ended.
+    let lock_ended = user::Column::LockedUntil.is_not_null();
+    let count = Expr::case(lock_ended, Expr::value(1))
+        .finally(Expr::col(user::Column::FailedLoginCount).add(1));
+    let reaches_max = Expr::col(user::Column::LockedUntil).is_null().and(
+        Expr::col(user::Column::FailedLoginCount)
+            .add(1)
+            .gte(MAX_FAILED_LOGINS),
+    );
+    let lock = Expr::case(reaches_max, Expr::value(Some(now + LOCKOUT)))
+        .finally(Expr::value(Option::<DateTime<Utc>>::None));
+    let claimed = user::Entity::update_many()
+        .col_expr(user::Column::FailedLoginCount, count.into())
+        .col_expr(user::Column::LockedUntil, lock.into())
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::ErasedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(user::Column::LockedUntil.is_null())
+                .add(user::Column::LockedUntil.lte(now)),
+        )
+        .exec_with_returning(db)
+        .await?;
+    Ok(claimed.into_iter().next())
 }
 
 /// Spends a refresh token and issues the next one of its family. A token that
@@ -266,7 +297,11 @@ pub async fn set_password(
         .ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
     if user.password_hash.is_some() {
         let current = current_password.unwrap_or_default().to_string();
-        if !password::verify_password(current, user.password_hash.clone()).await {
+        if !state
+            .passwords
+            .verify(current, user.password_hash.clone())
+            .await
+        {
             return Err(ServiceError::bad_input("currentPassword", "当前密码不正确"));
         }
     }
@@ -460,4 +495,15 @@ pub async fn create_password_user<C: ConnectionTrait>(
     )
     .await?;
     Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_names_the_limit_and_the_lock() {
+        assert!(LOGIN_REFUSED.contains(&format!("连续输错{MAX_FAILED_LOGINS}次")));
+        assert!(LOGIN_REFUSED.contains(&format!("锁定{}分钟", LOCKOUT.num_minutes())));
+    }
 }
