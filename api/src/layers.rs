@@ -34,16 +34,30 @@ const LAYERS: &[(&str, u8)] = &[
 /// left out (`use crate::{a, b::c}` names `a` and `b`).
 fn imported_modules(source: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    for line in source.lines() {
-        let code = line.trim_start();
-        if code.starts_with("//") {
-            continue;
-        }
-        let mut rest = code;
+    // A `use crate::{…}` group may span lines: the code is read as one text.
+    let code: String = source
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    {
+        let mut rest = code.as_str();
         while let Some(at) = rest.find("crate::") {
             rest = &rest[at + "crate::".len()..];
             if let Some(group) = rest.strip_prefix('{') {
-                let end = group.find('}').unwrap_or(group.len());
+                // The brace that closes the group (groups nest).
+                let mut open = 1;
+                let end = group
+                    .char_indices()
+                    .find(|(_, c)| {
+                        match c {
+                            '{' => open += 1,
+                            '}' => open -= 1,
+                            _ => {}
+                        }
+                        open == 0
+                    })
+                    .map_or(group.len(), |(at, _)| at);
                 // Only the first name of each item at the group's top level.
                 let mut depth = 0;
                 let mut item_start = true;
@@ -166,9 +180,13 @@ mod tests {
     fn paths_name_their_top_level_modules() {
         let source = "use crate::{db::begin_write, error::{A, B}, policy};\n\
                       // use crate::http::Nope;\n\
-                      let x = crate::service::auth::f(crate::state::S);";
+                      let x = crate::service::auth::f(crate::state::S);\n\
+                      use crate::{\n    audit,\n    jobs::{x, y},\n};";
         let found: Vec<String> = imported_modules(source).into_iter().collect();
-        assert_eq!(found, ["db", "error", "policy", "service", "state"]);
+        assert_eq!(
+            found,
+            ["audit", "db", "error", "jobs", "policy", "service", "state"]
+        );
     }
 
     #[test]
