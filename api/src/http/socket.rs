@@ -160,8 +160,10 @@ async fn serve(
         .on_connection_init(init)
         .keepalive_timeout(KEEPALIVE);
     let mut graphql = std::pin::pin!(graphql);
-    let mut recheck = tokio::time::interval(RECHECK_EVERY);
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    // The first tick of each a period from now (not at once).
+    let start = tokio::time::Instant::now();
+    let mut recheck = tokio::time::interval_at(start + RECHECK_EVERY, RECHECK_EVERY);
+    let mut heartbeat = tokio::time::interval_at(start + HEARTBEAT, HEARTBEAT);
     let mut last_heard = Instant::now();
     let reason = loop {
         tokio::select! {
