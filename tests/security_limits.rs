@@ -500,7 +500,10 @@ async fn the_user_limit_is_charged_per_socket_operation() {
         .gql(world.resident_a.token(), "{ me { id } }", json!({}))
         .await;
     assert_eq!(r.status, 429);
-    assert_eq!(r.body["errors"][0]["extensions"]["reason"], "RATE_LIMITED_USER");
+    assert_eq!(
+        r.body["errors"][0]["extensions"]["reason"],
+        "RATE_LIMITED_USER"
+    );
     // Another user's socket has its own bucket.
     let mut other = open_socket(&app, Some(&world.resident_b.token)).await;
     let payloads = flood(&mut other, 1, "{ me { id } }", json!({})).await;

@@ -115,7 +115,12 @@ fn sources(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
             let first = relative
                 .components()
                 .next()
-                .map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string())
+                .map(|c| {
+                    c.as_os_str()
+                        .to_string_lossy()
+                        .trim_end_matches(".rs")
+                        .to_string()
+                })
                 .unwrap_or_default();
             // This file names modules in its own test strings.
             if matches!(first.as_str(), "lib" | "main" | "layers") {
@@ -207,7 +212,10 @@ mod tests {
         let graph = graph();
         assert!(graph.contains_key("service") && graph.contains_key("http"));
         if let Some(found) = circle(&graph) {
-            panic!("modules import each other in a circle: {}", found.join(" → "));
+            panic!(
+                "modules import each other in a circle: {}",
+                found.join(" → ")
+            );
         }
         let layer = |module: &str| LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l);
         let mut against = Vec::new();
@@ -224,7 +232,10 @@ mod tests {
                 }
             }
         }
-        assert!(against.is_empty(), "imports against the layers: {against:?}");
+        assert!(
+            against.is_empty(),
+            "imports against the layers: {against:?}"
+        );
         // Said outright: the services never name the layers above them.
         for higher in ["http", "graphql", "jobs", "realtime"] {
             assert!(

@@ -18,10 +18,10 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod graphql;
-#[cfg(test)]
-mod layers;
 pub mod http;
 pub mod jobs;
+#[cfg(test)]
+mod layers;
 pub mod metrics;
 pub mod policy;
 pub mod ratelimit;

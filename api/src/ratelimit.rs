@@ -34,7 +34,7 @@ pub struct Rate {
 impl Rate {
     /// The quota, or None when the limit is off.
     fn quota(&self) -> Option<Quota> {
-        if !(self.per_second > 0.0 && self.burst >= 1.0) || !self.per_second.is_finite() {
+        if !(self.per_second > 0.0 && self.burst >= 1.0 && self.per_second.is_finite()) {
             return None;
         }
         let period = Duration::try_from_secs_f64(1.0 / self.per_second).ok()?;
@@ -45,9 +45,12 @@ impl Rate {
     }
 }
 
+/// governor's keyed limiter on a DashMap.
+type Keyed<K, C> = RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
 /// One limit keyed by `K`; off when its rate is 0.
 pub struct Limiter<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
-    limiter: Option<RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<C::Instant>>>,
+    limiter: Option<Keyed<K, C>>,
 }
 
 impl<K: Hash + Eq + Clone> Limiter<K> {

@@ -127,7 +127,10 @@ mod tests {
     fn a_credential_is_read_alike_from_a_header_and_an_init_payload() {
         let mut headers = HeaderMap::new();
         assert_eq!(Credential::from_headers(&headers), Credential::Anonymous);
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         let from_header = Credential::from_headers(&headers);
         assert_eq!(from_header, Credential::Bearer("abc".into()));
         assert_eq!(

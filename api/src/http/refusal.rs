@@ -54,7 +54,7 @@ pub enum LimitScope {
 pub struct Refusal {
     pub status: StatusCode,
     /// The error a client reads (built by [`refusal_error`]).
-    error: ServerError,
+    error: Box<ServerError>,
     /// Seconds until trying again helps (rate limits).
     retry_after: Option<u64>,
     /// How a socket answers it: closed with this code, or (None) the
@@ -66,7 +66,7 @@ impl Refusal {
     fn new(status: StatusCode, code: &str, reason: &str, message: &str) -> Self {
         Refusal {
             status,
-            error: refusal_error(message, code, reason, None),
+            error: Box::new(refusal_error(message, code, reason, None)),
             retry_after: None,
             close: None,
         }
@@ -80,12 +80,12 @@ impl Refusal {
         };
         Refusal {
             status: StatusCode::TOO_MANY_REQUESTS,
-            error: refusal_error(
+            error: Box::new(refusal_error(
                 &format!("请求过于频繁，请{secs}秒后再试"),
                 RATE_LIMITED,
                 reason,
                 Some(secs),
-            ),
+            )),
             retry_after: Some(secs),
             close: None,
         }
@@ -101,7 +101,7 @@ impl Refusal {
         server_error.extensions = error.extensions;
         Refusal {
             status: StatusCode::OK,
-            error: server_error,
+            error: Box::new(server_error),
             retry_after: None,
             close: None,
         }
@@ -185,12 +185,17 @@ impl Refusal {
 
     /// The GraphQL error of this refusal.
     pub fn error(&self) -> ServerError {
-        self.error.clone()
+        (*self.error).clone()
     }
 
     /// `extensions.code` (for the metrics).
     pub fn code(&self) -> String {
-        match self.error.extensions.as_ref().and_then(|ext| ext.get("code")) {
+        match self
+            .error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+        {
             Some(async_graphql::Value::String(code)) => code.clone(),
             _ => String::new(),
         }
@@ -206,7 +211,8 @@ impl Refusal {
         }
         match self.status {
             StatusCode::UNAUTHORIZED => {
-                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
             StatusCode::METHOD_NOT_ALLOWED => {
                 response.insert_header((header::ALLOW, HeaderValue::from_static("POST")));
@@ -279,7 +285,10 @@ mod tests {
             Refusal::token(TokenError::Expired).close_code(),
             Some(CLOSE_UNAUTHORIZED)
         );
-        assert_eq!(Refusal::session_revoked().close_code(), Some(CLOSE_FORBIDDEN));
+        assert_eq!(
+            Refusal::session_revoked().close_code(),
+            Some(CLOSE_FORBIDDEN)
+        );
         assert_eq!(
             Refusal::rate_limited(LimitScope::User, Duration::ZERO).close_code(),
             None

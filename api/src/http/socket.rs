@@ -270,10 +270,7 @@ fn one(response: Response) -> BoxStream<'static, Response> {
 }
 
 impl Executor for GatedExecutor {
-    fn execute(
-        &self,
-        request: async_graphql::Request,
-    ) -> impl Future<Output = Response> + Send {
+    fn execute(&self, request: async_graphql::Request) -> impl Future<Output = Response> + Send {
         let this = self.clone();
         async move {
             this.admit(request, None)
