@@ -282,6 +282,15 @@ impl TestApp {
             .0
     }
 
+    /// An access token for a user that stops being accepted `valid_for`
+    /// from now (the verifier's leeway included): for tests of expiry.
+    pub fn token_expiring_in(&self, user_id: Uuid, valid_for: std::time::Duration) -> String {
+        let leeway = chrono::Duration::seconds(api::auth::jwt::LEEWAY_SECS as i64);
+        let issued_at = chrono::Utc::now() - api::auth::jwt::ACCESS_TOKEN_TTL - leeway
+            + chrono::Duration::from_std(valid_for).expect("a short duration");
+        self.state.jwt.issue(user_id, issued_at).expect("token").0
+    }
+
     /// Runs a SQL statement that returns one integer (a count).
     pub async fn count(&self, sql: &str) -> i64 {
         let backend = self.db.get_database_backend();

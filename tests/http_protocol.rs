@@ -2,11 +2,93 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::{Duration, Instant};
+
 use futures_util::{SinkExt, StreamExt};
 use linli::{Backend, TestApp, backend_tests, spawn_app_with};
 use serde_json::{Value, json};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens /graphql/ws with `protocol` and sends `connection_init` with `payload`.
+async fn open_socket(app: &TestApp, protocol: &str, payload: Value) -> Socket {
+    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({"type": "connection_init", "payload": payload});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    socket
+}
+
+/// What the server sent next: a message (pings skipped), or the close
+/// frame's code (None: closed without one).
+#[derive(Debug)]
+enum Frame {
+    Json(Value),
+    Closed(Option<u16>),
+}
+
+async fn next_frame(socket: &mut Socket, within: Duration) -> Frame {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(left, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no frame within {within:?}"));
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["type"] == "ping" || value["type"] == "pong" || value["type"] == "ka" {
+                    continue;
+                }
+                return Frame::Json(value);
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Frame::Closed(frame.map(|f| u16::from(f.code)));
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Frame::Closed(None),
+        }
+    }
+}
+
+async fn next_json(socket: &mut Socket) -> Value {
+    match next_frame(socket, Duration::from_secs(10)).await {
+        Frame::Json(value) => value,
+        closed => panic!("expected a message, got {closed:?}"),
+    }
+}
+
+/// Runs `query` as operation `id` over a graphql-transport-ws socket: its
+/// result, then the operation is complete.
+async fn run_on_socket(socket: &mut Socket, id: &str, query: &str) -> Value {
+    let subscribe = json!({"id": id, "type": "subscribe", "payload": {"query": query}});
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    let result = next_json(socket).await;
+    assert_eq!(result["type"], "next", "{result}");
+    assert_eq!(result["id"], id, "{result}");
+    let complete = next_json(socket).await;
+    assert_eq!(complete["type"], "complete", "{complete}");
+    result["payload"].clone()
+}
+
+/// Waits for the server to close the socket; its close code.
+async fn closed_with(socket: &mut Socket, within: Duration) -> Option<u16> {
+    match next_frame(socket, within).await {
+        Frame::Closed(code) => code,
+        Frame::Json(value) => panic!("expected the socket to close, got {value}"),
+    }
+}
 
 async fn post_raw(
     app: &TestApp,
@@ -67,9 +149,20 @@ async fn requests_that_are_not_graphql_get_4xx(app: TestApp) {
     // Not JSON at all.
     let r = post_raw(&app, "application/json", accept, b"{not json".to_vec()).await;
     assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "MALFORMED_REQUEST"
+    );
     // Wrong media type.
     let r = post_raw(&app, "text/plain", accept, b"{ __typename }".to_vec()).await;
     assert_eq!(r.status(), 415);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "UNSUPPORTED_MEDIA_TYPE"
+    );
     // No query.
     let r = post_raw(
         &app,
@@ -122,6 +215,8 @@ async fn body_limit_refuses_large_requests(app: TestApp) {
     );
     let r = post_raw(&app, "application/json", None, huge.into_bytes()).await;
     assert_eq!(r.status(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "BODY_TOO_LARGE");
 }
 
 async fn get_runs_queries_but_not_mutations(app: TestApp) {
@@ -148,6 +243,12 @@ async fn get_runs_queries_but_not_mutations(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "MUTATION_OVER_GET"
+    );
     // A named mutation alone in its document is the operation that would
     // run, with or without operationName: refused too.
     for params in [
@@ -407,6 +508,170 @@ async fn websocket_speaks_graphql_transport_ws(app: TestApp) {
     let reply = socket.next().await;
     let acked = matches!(&reply, Some(Ok(Message::Text(t))) if t.contains("connection_ack"));
     assert!(!acked, "a forged token is not acknowledged: {reply:?}");
+    let closed =
+        matches!(&reply, Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == 4401);
+    assert!(closed, "closed with 4401: {reply:?}");
+}
+
+/// A socket is no way around the token's expiry: operations run while it
+/// is valid, and the server closes the socket with 4401 when it expires.
+async fn an_expired_token_closes_the_socket_with_4401(app: TestApp) {
+    let world = app.world().await;
+    let token = app.token_expiring_in(world.resident_a.id, Duration::from_secs(3));
+    let mut socket = open_socket(
+        &app,
+        "graphql-transport-ws",
+        json!({"Authorization": format!("Bearer {token}")}),
+    )
+    .await;
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let me = run_on_socket(&mut socket, "1", "{ me { id } }").await;
+    assert_eq!(
+        me["data"]["me"]["id"],
+        world.resident_a.id.to_string(),
+        "{me}"
+    );
+    let started = Instant::now();
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(10)).await,
+        Some(4401)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    // Over HTTP the same token is refused alike.
+    let r = app.gql(Some(&token), "{ me { id } }", json!({})).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body["errors"][0]["extensions"]["reason"], "TOKEN_EXPIRED");
+    // And a new socket with it is closed at connection_init.
+    let mut again = open_socket(
+        &app,
+        "graphql-transport-ws",
+        json!({"Authorization": format!("Bearer {token}")}),
+    )
+    .await;
+    assert_eq!(
+        closed_with(&mut again, Duration::from_secs(5)).await,
+        Some(4401)
+    );
+}
+
+/// A user who erases their account loses their open sockets too: closed
+/// with 4403 within the liveness window.
+async fn an_erased_users_socket_is_closed_with_4403(app: TestApp) {
+    let world = app.world().await;
+    let mut socket = open_socket(
+        &app,
+        "graphql-transport-ws",
+        json!({"Authorization": format!("Bearer {}", world.resident_a.token)}),
+    )
+    .await;
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let me = run_on_socket(&mut socket, "1", "{ me { id } }").await;
+    assert_eq!(
+        me["data"]["me"]["id"],
+        world.resident_a.id.to_string(),
+        "{me}"
+    );
+    app.gql(
+        world.resident_a.token(),
+        "mutation($c: String!) { deleteMyAccount(confirmation: $c) { id } }",
+        json!({"c": "确认注销"}),
+    )
+    .await
+    .data();
+    let window = Duration::from_secs(api::auth::live::RECHECK_AFTER.as_secs() + 3);
+    assert_eq!(closed_with(&mut socket, window).await, Some(4403));
+    let r = app
+        .gql(world.resident_a.token(), "{ me { id } }", json!({}))
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.body["errors"][0]["extensions"]["reason"],
+        "SESSION_REVOKED"
+    );
+}
+
+/// The older graphql-ws protocol still works, behind the same gate.
+async fn the_old_graphql_ws_protocol_still_works(app: TestApp) {
+    let world = app.world().await;
+    let mut socket = open_socket(
+        &app,
+        "graphql-ws",
+        json!({"Authorization": format!("Bearer {}", world.resident_a.token)}),
+    )
+    .await;
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let start = json!({"id": "1", "type": "start", "payload": {"query": "{ me { id } }"}});
+    socket.send(Message::text(start.to_string())).await.unwrap();
+    let data = next_json(&mut socket).await;
+    assert_eq!(data["type"], "data", "{data}");
+    assert_eq!(
+        data["payload"]["data"]["me"]["id"],
+        world.resident_a.id.to_string()
+    );
+    assert_eq!(next_json(&mut socket).await["type"], "complete");
+}
+
+/// GET takes the same text limits as POST, before the document is parsed:
+/// documents that do not even parse are refused for their size, not for
+/// their syntax.
+async fn get_refuses_overlong_documents_before_parsing(app: TestApp) {
+    let get = |query: String| {
+        let request = app
+            .client
+            .get(app.graphql_url())
+            .header("accept", "application/graphql-response+json")
+            .query(&[("query", query)]);
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    // 600 aliases and no closing brace: a parser would call it unfinished.
+    let aliases: String = (0..600).map(|i| format!("a{i}: __typename ")).collect();
+    let (status, body) = get(format!("{{ {aliases}")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    let error = &body["errors"][0];
+    assert_eq!(
+        error["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
+    assert_eq!(error["extensions"]["reason"], "TOO_MANY_FIELDS", "{body}");
+    // 40 nested selection sets, unclosed: refused for the nesting.
+    let (status, body) = get(format!("{{ {}", "a { ".repeat(40))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"], "DOCUMENT_TOO_DEEP",
+        "{body}"
+    );
+    // POST answers the same document the same way.
+    let r = post_raw(
+        &app,
+        "application/json",
+        Some("application/graphql-response+json"),
+        json!({"query": format!("{{ {aliases}")})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"], "TOO_MANY_FIELDS",
+        "{body}"
+    );
+    // An unfinished document within the limits is left to the parser.
+    let (status, body) = get("{ __typename".to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["reason"].is_null(),
+        "{body}"
+    );
 }
 
 backend_tests!(
@@ -418,4 +683,8 @@ backend_tests!(
     depth_limit_refuses_deep_queries,
     health_ready_and_metrics,
     websocket_speaks_graphql_transport_ws,
+    an_expired_token_closes_the_socket_with_4401,
+    an_erased_users_socket_is_closed_with_4403,
+    the_old_graphql_ws_protocol_still_works,
+    get_refuses_overlong_documents_before_parsing,
 );

@@ -7,8 +7,82 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
 use linli::{Backend, TestApp, backend_tests, spawn_app_with};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws socket, acknowledged, with `token` (or none).
+async fn open_socket(app: &TestApp, token: Option<&str>) -> Socket {
+    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let payload = match token {
+        Some(token) => json!({"Authorization": format!("Bearer {token}")}),
+        None => json!({}),
+    };
+    let init = json!({"type": "connection_init", "payload": payload});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let ack = next_message(&mut socket).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
+}
+
+async fn next_message(socket: &mut Socket) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a message within 20 s")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let Message::Text(text) = frame {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] != "ping" && value["type"] != "pong" {
+                return value;
+            }
+        }
+    }
+}
+
+/// Sends `count` operations of `query` on `socket` at once; the payload of
+/// each (by id), once all are complete.
+async fn flood(socket: &mut Socket, count: usize, query: &str, variables: Value) -> Vec<Value> {
+    for id in 0..count {
+        let subscribe = json!({
+            "id": id.to_string(),
+            "type": "subscribe",
+            "payload": {"query": query, "variables": variables},
+        });
+        socket
+            .send(Message::text(subscribe.to_string()))
+            .await
+            .unwrap();
+    }
+    let mut payloads = vec![Value::Null; count];
+    let mut complete = 0;
+    while complete < count {
+        let message = next_message(socket).await;
+        let id: usize = message["id"].as_str().unwrap().parse().unwrap();
+        match message["type"].as_str() {
+            Some("next") => payloads[id] = message["payload"].clone(),
+            Some("complete") => complete += 1,
+            _ => panic!("unexpected {message}"),
+        }
+    }
+    payloads
+}
+
+fn reason(payload: &Value) -> Option<&str> {
+    payload["errors"][0]["extensions"]["reason"].as_str()
+}
 
 /// An attack must be refused well before a real query would time out.
 const QUICKLY: Duration = Duration::from_secs(3);
@@ -295,6 +369,7 @@ async fn the_ip_rate_limit_answers_429_with_a_retry_hint() {
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(first_code(&body), Some("RATE_LIMITED"));
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "RATE_LIMITED_IP");
     assert_eq!(body["errors"][0]["extensions"]["retryAfter"], retry_after);
     assert!(
         body["errors"][0]["message"]
@@ -361,6 +436,96 @@ async fn the_user_rate_limit_is_per_user() {
         .await
         .data();
     app.gql(None, "{ me { id } }", json!({})).await.data();
+}
+
+/// Sixty password logins in a row over one socket: the per-IP limit is
+/// charged per operation, as over HTTP, and a refused login is never
+/// evaluated (no Argon2 check, no session).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_flood_over_one_socket_is_limited() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.rate_limit_ip_burst = 5.0;
+        s.rate_limit_ip_per_sec = 1.0;
+    })
+    .await
+    .unwrap();
+    app.password_user("13800138000", "correct-horse-42").await;
+    let mut socket = open_socket(&app, None).await;
+    let login = "mutation($p: String!, $w: String!) { passwordLogin(phone: $p, password: $w) { accessToken } }";
+    let started = Instant::now();
+    let payloads = flood(
+        &mut socket,
+        60,
+        login,
+        json!({"p": "13800138000", "w": "correct-horse-42"}),
+    )
+    .await;
+    let evaluated = payloads
+        .iter()
+        .filter(|p| p["data"]["passwordLogin"]["accessToken"].is_string())
+        .count();
+    let limited: Vec<&Value> = payloads
+        .iter()
+        .filter(|p| reason(p) == Some("RATE_LIMITED_IP"))
+        .collect();
+    assert_eq!(evaluated + limited.len(), 60, "{payloads:?}");
+    // The burst of 5, less the socket's own opening, plus what refilled
+    // (1 a second) while the flood was answered.
+    let refilled = started.elapsed().as_secs() as usize + 1;
+    assert!(
+        (1..=4 + refilled).contains(&evaluated),
+        "{evaluated} evaluated"
+    );
+    for payload in &limited {
+        assert!(payload["data"].is_null(), "{payload}");
+        assert_eq!(payload["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        assert!(payload["errors"][0]["extensions"]["retryAfter"].as_u64() >= Some(1));
+    }
+    // Only the evaluated logins made sessions.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM refresh_token").await,
+        evaluated as i64
+    );
+    // HTTP shares the bucket.
+    let (status, body, _) = post(&app, query_body("{ __typename }")).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "RATE_LIMITED_IP");
+}
+
+/// The per-user limit is charged per operation on a socket, from the same
+/// bucket as the user's HTTP requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_limit_is_charged_per_socket_operation() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.rate_limit_user_burst = 3.0;
+        s.rate_limit_user_per_sec = 0.1;
+    })
+    .await
+    .unwrap();
+    let world = app.world().await;
+    let mut socket = open_socket(&app, Some(&world.resident_a.token)).await;
+    let payloads = flood(&mut socket, 10, "{ me { id } }", json!({})).await;
+    let answered = payloads
+        .iter()
+        .filter(|p| p["data"]["me"]["id"].is_string())
+        .count();
+    let limited = payloads
+        .iter()
+        .filter(|p| reason(p) == Some("RATE_LIMITED_USER"))
+        .count();
+    assert_eq!((answered, limited), (3, 7), "{payloads:?}");
+    let r = app
+        .gql(world.resident_a.token(), "{ me { id } }", json!({}))
+        .await;
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.body["errors"][0]["extensions"]["reason"],
+        "RATE_LIMITED_USER"
+    );
+    // Another user's socket has its own bucket.
+    let mut other = open_socket(&app, Some(&world.resident_b.token)).await;
+    let payloads = flood(&mut other, 1, "{ me { id } }", json!({})).await;
+    assert!(payloads[0]["data"]["me"]["id"].is_string(), "{payloads:?}");
 }
 
 backend_tests!(

@@ -100,8 +100,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let graphiql = settings.graphiql_enabled();
             let state = AppState::with_keys(settings, conn, keys)?;
             let app = Application::build(state.clone())?;
-            // Expiry of old points and closing forgotten check-outs (time credits).
-            crate::service::credits::spawn_scheduler(state.db.clone());
             let addr = state.settings.bind_addr;
             tracing::info!(
                 url = %format!("http://{}:{}/graphql", addr.ip(), app.port()),

@@ -1,4 +1,8 @@
 //! What every request shares: built once at start, cloned cheaply.
+//!
+//! It sits below the services (which read the keys and settings from it),
+//! so it names nothing of them nor of the layers above: the live tally hub
+//! (`crate::realtime`) is schema data, not state.
 
 use std::sync::Arc;
 
@@ -10,7 +14,6 @@ use crate::auth::password::Passwords;
 use crate::auth::wechat::WechatClient;
 use crate::config::Settings;
 use crate::crypto::DataKeys;
-use crate::service::consultation::live::TallyHub;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -20,9 +23,6 @@ pub struct AppState {
     pub keys: DataKeys,
     pub wechat: WechatClient,
     pub settings: Arc<Settings>,
-    /// Live ballot tallies (consultation): fed by votes here and, on
-    /// PostgreSQL, by other replicas through LISTEN/NOTIFY.
-    pub tally_hub: TallyHub,
     /// Token holders recently checked to exist and not be erased.
     pub live_sessions: LiveSessions,
     /// Password checks (argon2, capped per core) and their counter.
@@ -54,7 +54,6 @@ impl AppState {
             keys,
             wechat,
             settings: Arc::new(settings),
-            tally_hub: TallyHub::new(),
             live_sessions: LiveSessions::default(),
             passwords: Passwords::new()?,
         })

@@ -10,6 +10,8 @@ use uuid::Uuid;
 pub const ISSUER: &str = "linli";
 pub const AUDIENCE: &str = "linli-api";
 pub const ACCESS_TOKEN_TTL: Duration = Duration::minutes(15);
+/// How long past its expiry a token is still accepted (clock skew).
+pub const LEEWAY_SECS: u64 = 5;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -47,7 +49,7 @@ impl JwtKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
         JwtKeys {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),

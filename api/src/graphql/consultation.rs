@@ -1062,7 +1062,7 @@ impl DecisionMutation {
         Ok(Ballot(
             ballot_service::cast_vote(
                 &state.db,
-                &state.tally_hub,
+                ctx.tally_hub(),
                 &ctx.actor(),
                 id,
                 choice.into(),
@@ -1086,7 +1086,7 @@ impl DecisionMutation {
         Ok(Ballot(
             ballot_service::record_paper_vote(
                 &state.db,
-                &state.tally_hub,
+                ctx.tally_hub(),
                 &ctx.actor(),
                 id,
                 voter,
@@ -1123,7 +1123,7 @@ impl DecisionMutation {
         let id = parse_id(&ballot_id, "ballotId")?;
         let state = ctx.state();
         Ok(Ballot(
-            ballot_service::close_ballot(&state.db, &state.tally_hub, &ctx.actor(), id).await?,
+            ballot_service::close_ballot(&state.db, ctx.tally_hub(), &ctx.actor(), id).await?,
         ))
     }
 }
@@ -1151,7 +1151,7 @@ impl ConsultationSubscription {
         let state = ctx.state().clone();
         // Who may see the ballot may watch it; checked once, now.
         let found = ballot_service::ballot(&state.db, &ctx.actor(), id).await?;
-        let receiver = state.tally_hub.subscribe();
+        let receiver = ctx.tally_hub().subscribe();
         let first: Tally = ballot_service::visible_tally(&state.db, &found)
             .await?
             .into();

@@ -5,6 +5,7 @@ use async_graphql::Context;
 
 use crate::graphql::loaders::Loaders;
 use crate::policy::Actor;
+use crate::realtime::TallyHub;
 use crate::state::AppState;
 
 /// The authenticated caller of one request, put in the request data by the
@@ -16,6 +17,7 @@ pub trait ContextExt {
     fn state(&self) -> &AppState;
     fn actor(&self) -> Actor;
     fn loaders(&self) -> &Loaders;
+    fn tally_hub(&self) -> &TallyHub;
 }
 
 impl ContextExt for Context<'_> {
@@ -32,8 +34,14 @@ impl ContextExt for Context<'_> {
     }
 
     fn loaders(&self) -> &Loaders {
-        // Every request handler adds the loaders (http::graphql_request).
+        // Every operation gets its loaders on the request path (http::gate).
         #[allow(clippy::expect_used)]
         self.data::<Loaders>().expect("Loaders are request data")
+    }
+
+    fn tally_hub(&self) -> &TallyHub {
+        // The schema is always built with the hub (graphql::build_schema).
+        #[allow(clippy::expect_used)]
+        self.data::<TallyHub>().expect("TallyHub is schema data")
     }
 }

@@ -8,13 +8,14 @@
 //! document (a request of 1,000 aliases cost the server 2.7 ms to refuse
 //! after parsing, 58 µs before: README, Benchmarks, “Attack”). After
 //! parsing, `check` measures the syntax tree, which is the authority; on a
-//! document that parses both count alike (a debug assertion in the HTTP
-//! handler holds every document of the test suite to that).
+//! document that parses both count alike (a debug assertion in [`admit`]
+//! holds every document of the test suite to that).
+//!
+//! [`admit`] runs both on every operation, whichever way it came (HTTP
+//! POST, GET, or a WebSocket `subscribe`): `crate::http::gate`.
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
-use std::sync::Arc;
+use async_graphql::{ErrorExtensionValues, ServerError};
 
 use super::MAX_DEPTH;
 
@@ -33,17 +34,31 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// enforces after parsing.
 pub const MAX_TEXT_NESTING: usize = 2 * MAX_DEPTH;
 
+/// The code every refusal of a document carries, as async-graphql's own
+/// validation errors do.
+pub const CODE: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// A refused document: `extensions.code` [`CODE`] and `extensions.reason`.
+fn refused(message: String, reason: &str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", CODE);
+    extensions.set("reason", reason);
+    error.extensions = Some(extensions);
+    error
+}
+
 fn too_many_fields() -> ServerError {
-    ServerError::new(
+    refused(
         format!("查询过大：最多选择{MAX_FIELDS}个字段（含别名）"),
-        None,
+        "TOO_MANY_FIELDS",
     )
 }
 
 fn too_many_directives() -> ServerError {
-    ServerError::new(
+    refused(
         format!("查询过大：最多使用{MAX_DOCUMENT_DIRECTIVES}个指令"),
-        None,
+        "TOO_MANY_DIRECTIVES",
     )
 }
 
@@ -51,19 +66,19 @@ fn too_many_directives() -> ServerError {
 /// too deep to be worth parsing; otherwise what the lexical pass counted.
 pub fn precheck(query: &str) -> Result<TextCounts, ServerError> {
     if query.len() > MAX_DOCUMENT_BYTES {
-        return Err(ServerError::new(
+        return Err(refused(
             format!(
                 "查询过大：查询文本最多{}KB，长文本请放在 variables 中",
                 MAX_DOCUMENT_BYTES / 1024
             ),
-            None,
+            "DOCUMENT_TOO_LARGE",
         ));
     }
     let counts = scan(query);
     if counts.nesting > MAX_TEXT_NESTING {
-        return Err(ServerError::new(
+        return Err(refused(
             format!("查询嵌套过深：最多{MAX_DEPTH}层"),
-            None,
+            "DOCUMENT_TOO_DEEP",
         ));
     }
     if counts.fields > MAX_FIELDS {
@@ -222,16 +237,6 @@ pub fn scan(query: &str) -> TextCounts {
     counts
 }
 
-pub struct DocumentLimits;
-
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimitsExtension)
-    }
-}
-
-struct DocumentLimitsExtension;
-
 #[derive(Default)]
 struct Counts {
     fields: usize,
@@ -283,28 +288,33 @@ pub fn check(document: &ExecutableDocument) -> Option<ServerError> {
     None
 }
 
+/// Refuses `request`'s document if it is over the limits: from its text
+/// before parsing (the costly part), then from the parsed document, which
+/// `request` keeps so that the schema does not parse it again. A document
+/// that does not parse is left to the schema, which says why.
+pub fn admit(request: &mut async_graphql::Request) -> Result<(), ServerError> {
+    let counts = precheck(&request.query)?;
+    let Ok(document) = request.parsed_query() else {
+        return Ok(());
+    };
+    // Every document of the test suite holds the lexical pass to the
+    // parser's count.
+    debug_assert_eq!(
+        (counts.fields, counts.directives),
+        parsed_counts(document),
+        "the lexical pass and the parsed document count alike: {}",
+        request.query
+    );
+    match check(document) {
+        Some(refused) => Err(refused),
+        None => Ok(()),
+    }
+}
+
 /// Fields and directives of a parsed document, as `check` counts them.
 pub fn parsed_counts(document: &ExecutableDocument) -> (usize, usize) {
     let counts = measure(document);
     (counts.fields, counts.directives)
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentLimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        precheck(query)?;
-        let document = next.run(ctx, query, variables).await?;
-        match check(&document) {
-            Some(refused) => Err(refused),
-            None => Ok(document),
-        }
-    }
 }
 
 #[cfg(test)]

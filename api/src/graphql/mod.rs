@@ -15,6 +15,7 @@ pub mod privacy;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+use crate::realtime::TallyHub;
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
@@ -71,26 +72,14 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     .limit_directives(MAX_DIRECTIVES)
 }
 
-/// The schema the HTTP handler executes. It has no extension: with one,
-/// async-graphql sends every field through the extension chain (a boxed
-/// future per field and extension); the handler checks the document limits
-/// (`limits::check`) on the document it parsed, which the schema reuses.
-pub fn build_schema(state: AppState) -> LinliSchema {
-    finish(builder(), state)
-}
-
-/// The schema of subscriptions over WebSocket, whose documents the handler
-/// does not see: the document limits run as an extension there.
-pub fn build_subscription_schema(state: AppState) -> LinliSchema {
-    finish(builder().extension(limits::DocumentLimits), state)
-}
-
-fn finish(
-    builder: SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>,
-    state: AppState,
-) -> LinliSchema {
+/// The schema, over HTTP and WebSocket alike. It has no extension: with
+/// one, async-graphql sends every field through the extension chain (a
+/// boxed future per field and extension); the request path checks the
+/// document limits (`limits::admit`) on the document it parsed, which the
+/// schema reuses.
+pub fn build_schema(state: AppState, tally_hub: TallyHub) -> LinliSchema {
     let introspection = state.settings.introspection_enabled();
-    let builder = builder.data(state);
+    let builder = builder().data(state).data(tally_hub);
     if introspection {
         builder.finish()
     } else {

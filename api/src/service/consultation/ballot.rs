@@ -44,7 +44,7 @@ use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role, Standing};
-use crate::service::consultation::live::TallyHub;
+use crate::service::consultation::tally_feed::{self, TallyPublisher};
 use crate::service::consultation::{outbox, proposal, settings, unique_as_conflict};
 use crate::service::covenant;
 use crate::service::page::{Page, PageRequest};
@@ -788,7 +788,7 @@ fn check_open(found: &ballot::Model) -> ServiceResult<()> {
 /// `on_behalf_of`, a proxy holder votes for the member who authorised them.
 pub async fn cast_vote(
     db: &DatabaseConnection,
-    hub: &TallyHub,
+    hub: &dyn TallyPublisher,
     actor: &Actor,
     ballot_id: Uuid,
     choice: Choice,
@@ -878,7 +878,7 @@ pub async fn cast_vote(
         }
     }
     audit::record(&txn, entry).await?;
-    hub.notify_in(&txn, ballot_id).await?;
+    tally_feed::notify_in(&txn, hub, ballot_id).await?;
     txn.commit().await?;
     hub.publish_local(ballot_id);
     // A vote writes its own row (or the secret counters), never the
@@ -891,7 +891,7 @@ pub async fn cast_vote(
 /// cannot also have a paper vote, nor the reverse.
 pub async fn record_paper_vote(
     db: &DatabaseConnection,
-    hub: &TallyHub,
+    hub: &dyn TallyPublisher,
     actor: &Actor,
     ballot_id: Uuid,
     voter_id: Uuid,
@@ -938,7 +938,7 @@ pub async fn record_paper_vote(
         );
     entry.on_behalf_of = Some(voter_id);
     audit::record(&txn, entry).await?;
-    hub.notify_in(&txn, ballot_id).await?;
+    tally_feed::notify_in(&txn, hub, ballot_id).await?;
     txn.commit().await?;
     hub.publish_local(ballot_id);
     find_ballot(db, ballot_id).await
@@ -1292,7 +1292,7 @@ pub async fn my_proxies(
 /// Staff close an open ballot before its time.
 pub async fn close_ballot(
     db: &DatabaseConnection,
-    hub: &TallyHub,
+    hub: &dyn TallyPublisher,
     actor: &Actor,
     ballot_id: Uuid,
 ) -> ServiceResult<ballot::Model> {
@@ -1313,7 +1313,7 @@ pub async fn close_ballot(
 
 /// Closes every OPEN ballot whose time is up (the background task; safe with
 /// several replicas: only the one whose conditional UPDATE wins closes it).
-pub async fn close_due(db: &DatabaseConnection, hub: &TallyHub) -> ServiceResult<usize> {
+pub async fn close_due(db: &DatabaseConnection, hub: &dyn TallyPublisher) -> ServiceResult<usize> {
     let due: Vec<Uuid> = ballot::Entity::find()
         .select_only()
         .column(ballot::Column::Id)
@@ -1336,7 +1336,7 @@ pub async fn close_due(db: &DatabaseConnection, hub: &TallyHub) -> ServiceResult
 /// outbox, all in one transaction. None when someone else closed it first.
 pub async fn close_now(
     db: &DatabaseConnection,
-    hub: &TallyHub,
+    hub: &dyn TallyPublisher,
     ballot_id: Uuid,
     closed_by: Option<Uuid>,
 ) -> ServiceResult<Option<ballot::Model>> {
@@ -1423,7 +1423,7 @@ pub async fn close_now(
                "electorateSize": saved.electorate_size}),
     )
     .await?;
-    hub.notify_in(&txn, ballot_id).await?;
+    tally_feed::notify_in(&txn, hub, ballot_id).await?;
     txn.commit().await?;
     hub.publish_local(ballot_id);
     Ok(Some(saved))

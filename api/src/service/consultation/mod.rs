@@ -7,18 +7,18 @@
 //! - [`meeting`]: council meetings, agenda, check-in, quorum, minutes.
 //! - [`ballot`]: ballots with a fixed electorate, votes (online, paper, proxy),
 //!   secret ballots, closing and published results.
-//! - [`live`]: the live tally hub (in process, and across replicas through
-//!   PostgreSQL LISTEN/NOTIFY) and the background task that opens and closes
-//!   ballots on time.
+//! - [`tally_feed`]: how a vote announces a changed tally (a
+//!   [`tally_feed::TallyPublisher`], implemented by `crate::realtime`, and a
+//!   PostgreSQL NOTIFY in the vote's transaction).
 //! - [`outbox`]: the notifications outbox and its sender.
 
 pub mod ballot;
 pub mod council;
-pub mod live;
 pub mod meeting;
 pub mod outbox;
 pub mod proposal;
 pub mod settings;
+pub mod tally_feed;
 
 use sea_orm::{DbErr, SqlErr};
 

@@ -37,7 +37,7 @@ pub(crate) fn random_digits(len: usize) -> String {
         .collect()
 }
 
-/// How often the server runs the scheduled credit work.
+/// How often the server runs the scheduled credit work (`crate::jobs`).
 pub const SCHEDULE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The scheduled work, as of `now`: close check-ins left open after their
@@ -56,22 +56,4 @@ pub async fn run_scheduled(
     }
     tracing::info!(closed, expired, "scheduled time-credit work done");
     Ok(())
-}
-
-/// Runs [`run_scheduled`] now and then every [`SCHEDULE_EVERY`] in the
-/// background, for as long as the server runs.
-pub fn spawn_scheduler(db: sea_orm::DatabaseConnection) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(SCHEDULE_EVERY);
-        loop {
-            ticker.tick().await;
-            if let Err(err) = run_scheduled(&db, chrono::Utc::now()).await {
-                if let ServiceError::Internal(cause) = &err {
-                    tracing::error!(error = ?cause, "scheduled time-credit work failed");
-                } else {
-                    tracing::error!(message = %err.message(), "scheduled time-credit work failed");
-                }
-            }
-        }
-    })
 }

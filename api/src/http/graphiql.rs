@@ -37,27 +37,27 @@ const ASSETS: &[Asset] = &[
     Asset {
         name: "graphiql.min.css",
         content_type: CSS,
-        bytes: include_bytes!("../assets/graphiql/graphiql.min.css"),
+        bytes: include_bytes!("../../assets/graphiql/graphiql.min.css"),
     },
     Asset {
         name: "react.production.min.js",
         content_type: JAVASCRIPT,
-        bytes: include_bytes!("../assets/graphiql/react.production.min.js"),
+        bytes: include_bytes!("../../assets/graphiql/react.production.min.js"),
     },
     Asset {
         name: "react-dom.production.min.js",
         content_type: JAVASCRIPT,
-        bytes: include_bytes!("../assets/graphiql/react-dom.production.min.js"),
+        bytes: include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
     },
     Asset {
         name: "graphiql.min.js",
         content_type: JAVASCRIPT,
-        bytes: include_bytes!("../assets/graphiql/graphiql.min.js"),
+        bytes: include_bytes!("../../assets/graphiql/graphiql.min.js"),
     },
     Asset {
         name: "linli-graphiql.js",
         content_type: JAVASCRIPT,
-        bytes: include_bytes!("../assets/graphiql/linli-graphiql.js"),
+        bytes: include_bytes!("../../assets/graphiql/linli-graphiql.js"),
     },
 ];
 
@@ -110,6 +110,17 @@ async fn serve_asset(name: web::Path<String>) -> HttpResponse {
             HeaderValue::from_static("same-origin"),
         ))
         .body(asset.bytes)
+}
+
+/// GET /graphql without a `query`: the page, or 404 where GraphiQL is off
+/// (production).
+pub(super) fn graphiql(req: &HttpRequest, shared: &super::Shared) -> HttpResponse {
+    if !shared.state.settings.graphiql_enabled() {
+        return HttpResponse::NotFound()
+            .insert_header((header::CONTENT_TYPE, super::graphql::JSON))
+            .body(serde_json::json!({"errors": [{"message": "缺少 query 参数"}]}).to_string());
+    }
+    page(req, "/graphql", "/graphql/ws")
 }
 
 /// The GraphiQL page. GraphiQL's WebSocket client cannot send the headers
