@@ -137,14 +137,21 @@ async fn wechat_errors_are_clear(app: TestApp) {
     };
     let bad = app.gql(None, WECHAT_LOGIN, json!({"code": "bad"})).await;
     assert_eq!(
-        bad.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        bad.expect_reason("BAD_USER_INPUT", "WECHAT_CODE_INVALID")["extensions"]["field"],
         "code"
     );
-    app.gql(None, WECHAT_LOGIN, json!({"code": "limit"}))
-        .await
-        .expect_error("RATE_LIMITED");
+    let limit = app.gql(None, WECHAT_LOGIN, json!({"code": "limit"})).await;
+    assert!(
+        limit.expect_reason("RATE_LIMITED", "WECHAT_RATE_LIMITED")["extensions"]["retryAfter"]
+            .as_i64()
+            .is_some_and(|secs| secs > 0)
+    );
+    // WeChat busy (-1) is no bug of Linli's: UNAVAILABLE, try again later.
     let busy = app.gql(None, WECHAT_LOGIN, json!({"code": "busy"})).await;
-    busy.expect_error("INTERNAL");
+    assert_eq!(
+        busy.expect_reason("UNAVAILABLE", "WECHAT_UNAVAILABLE")["extensions"]["retryAfter"],
+        10
+    );
     assert!(
         busy.body["errors"][0]["message"]
             .as_str()

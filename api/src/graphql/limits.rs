@@ -17,6 +17,7 @@ use async_graphql::{ServerError, ServerResult, Variables};
 use std::sync::Arc;
 
 use super::MAX_DEPTH;
+use crate::error::Reason;
 
 /// The most fields one document may select (each alias counts; a fragment
 /// counts once however often it is spread). GraphiQL's introspection query
@@ -33,17 +34,27 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// enforces after parsing.
 pub const MAX_TEXT_NESTING: usize = 2 * MAX_DEPTH;
 
+/// A refused document: `GRAPHQL_VALIDATION_FAILED`, as the HTTP layer
+/// codes every document that is not executed, with its reason.
+fn refused(reason: Reason, message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", reason.code().as_str());
+    extensions.set("reason", reason.as_str());
+    error
+}
+
 fn too_many_fields() -> ServerError {
-    ServerError::new(
+    refused(
+        Reason::QueryTooLarge,
         format!("查询过大：最多选择{MAX_FIELDS}个字段（含别名）"),
-        None,
     )
 }
 
 fn too_many_directives() -> ServerError {
-    ServerError::new(
+    refused(
+        Reason::QueryTooLarge,
         format!("查询过大：最多使用{MAX_DOCUMENT_DIRECTIVES}个指令"),
-        None,
     )
 }
 
@@ -51,19 +62,19 @@ fn too_many_directives() -> ServerError {
 /// too deep to be worth parsing; otherwise what the lexical pass counted.
 pub fn precheck(query: &str) -> Result<TextCounts, ServerError> {
     if query.len() > MAX_DOCUMENT_BYTES {
-        return Err(ServerError::new(
+        return Err(refused(
+            Reason::QueryTooLarge,
             format!(
                 "查询过大：查询文本最多{}KB，长文本请放在 variables 中",
                 MAX_DOCUMENT_BYTES / 1024
             ),
-            None,
         ));
     }
     let counts = scan(query);
     if counts.nesting > MAX_TEXT_NESTING {
-        return Err(ServerError::new(
+        return Err(refused(
+            Reason::QueryTooDeep,
             format!("查询嵌套过深：最多{MAX_DEPTH}层"),
-            None,
         ));
     }
     if counts.fields > MAX_FIELDS {
