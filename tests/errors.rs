@@ -103,7 +103,12 @@ async fn the_known_constraints_are_in_the_schema(app: TestApp) {
                 }
             }
         };
-        assert!(found > 0, "{} ({}) is not in the schema", constraint.name, constraint.sqlite);
+        assert!(
+            found > 0,
+            "{} ({}) is not in the schema",
+            constraint.name,
+            constraint.sqlite
+        );
     }
 }
 

@@ -571,7 +571,12 @@ const fn unique(
     }
 }
 
-const fn check(name: &'static str, sqlite: &'static str, reason: Reason, message: &'static str) -> Constraint {
+const fn check(
+    name: &'static str,
+    sqlite: &'static str,
+    reason: Reason,
+    message: &'static str,
+) -> Constraint {
     Constraint {
         name,
         sqlite,
@@ -767,7 +772,9 @@ pub fn constraint_violation(err: &DbErr) -> Option<&'static Constraint> {
                 .iter()
                 .find_map(|prefix| message.strip_prefix(prefix))
                 .unwrap_or(message);
-            CONSTRAINTS.iter().find(|c| c.sqlite == key || c.name == key)
+            CONSTRAINTS
+                .iter()
+                .find(|c| c.sqlite == key || c.name == key)
         }
     };
     if found.is_none() {

@@ -72,7 +72,10 @@ impl Actor {
     pub fn user_id(&self) -> ServiceResult<Uuid> {
         match self {
             Actor::User(id) => Ok(*id),
-            Actor::Anonymous => Err(ServiceError::Unauthenticated(Reason::LoginRequired, "请先登录")),
+            Actor::Anonymous => Err(ServiceError::Unauthenticated(
+                Reason::LoginRequired,
+                "请先登录",
+            )),
         }
     }
 }
@@ -341,7 +344,10 @@ pub async fn standing<C: ConnectionTrait>(
     let community = region::Model::from_query_result(&row, "")?;
     let is_admin: Option<bool> = row.try_get("", "is_admin")?;
     // A token for a user who no longer exists.
-    let is_admin = is_admin.ok_or(ServiceError::Unauthenticated(Reason::SessionInvalid, "登录已失效，请重新登录"))?;
+    let is_admin = is_admin.ok_or(ServiceError::Unauthenticated(
+        Reason::SessionInvalid,
+        "登录已失效，请重新登录",
+    ))?;
     let member_roles: Option<i32> = row.try_get("", "member_roles")?;
     let mut officer_roles = Vec::new();
     for role in OfficerRole::iter() {
@@ -584,7 +590,10 @@ async fn is_platform_admin<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Service
     match flag {
         Some(flag) => Ok(flag),
         // A token for a user who no longer exists.
-        None => Err(ServiceError::Unauthenticated(Reason::SessionInvalid, "登录已失效，请重新登录")),
+        None => Err(ServiceError::Unauthenticated(
+            Reason::SessionInvalid,
+            "登录已失效，请重新登录",
+        )),
     }
 }
 

@@ -44,9 +44,11 @@ pub async fn wechat_login(state: &AppState, code: &str) -> ServiceResult<AuthSes
         .code2session(&code)
         .await
         .map_err(|err| match err {
-            WechatError::InvalidCode => {
-                ServiceError::bad_input(Reason::WechatCodeInvalid, "code", "微信登录凭证无效或已过期，请重新进入小程序")
-            }
+            WechatError::InvalidCode => ServiceError::bad_input(
+                Reason::WechatCodeInvalid,
+                "code",
+                "微信登录凭证无效或已过期，请重新进入小程序",
+            ),
             WechatError::Blocked => ServiceError::Forbidden(Reason::WechatUserBlocked),
             WechatError::RateLimited => ServiceError::RateLimited {
                 reason: Reason::WechatRateLimited,
@@ -55,9 +57,10 @@ pub async fn wechat_login(state: &AppState, code: &str) -> ServiceResult<AuthSes
             },
             // A setting of this deployment, not a fault: the same answer
             // every time, so not INTERNAL.
-            WechatError::NotConfigured => {
-                ServiceError::invalid_state(Reason::WechatNotConfigured, "微信登录尚未配置，请联系社区工作人员")
-            }
+            WechatError::NotConfigured => ServiceError::invalid_state(
+                Reason::WechatNotConfigured,
+                "微信登录尚未配置，请联系社区工作人员",
+            ),
             WechatError::Unavailable(why) => {
                 tracing::warn!(reason = %why, "code2session failed");
                 ServiceError::wechat_unavailable()
@@ -190,7 +193,8 @@ fn locked(remaining: Duration) -> ServiceError {
 /// Spends a refresh token and issues the next one of its family. A token that
 /// was already spent means it leaked: the whole family is revoked.
 pub async fn refresh(state: &AppState, presented: &str) -> ServiceResult<AuthSession> {
-    let invalid = || ServiceError::Unauthenticated(Reason::SessionInvalid, "登录已失效，请重新登录");
+    let invalid =
+        || ServiceError::Unauthenticated(Reason::SessionInvalid, "登录已失效，请重新登录");
     let now = Utc::now();
     let txn = begin_write(&state.db).await?;
     let Some(token) = refresh_token::Entity::find()
@@ -264,11 +268,18 @@ pub async fn set_password(
     let user = user::Entity::find_by_id(user_id)
         .one(&state.db)
         .await?
-        .ok_or(ServiceError::Unauthenticated(Reason::SessionInvalid, "登录已失效，请重新登录"))?;
+        .ok_or(ServiceError::Unauthenticated(
+            Reason::SessionInvalid,
+            "登录已失效，请重新登录",
+        ))?;
     if user.password_hash.is_some() {
         let current = current_password.unwrap_or_default().to_string();
         if !password::verify_password(current, user.password_hash.clone()).await {
-            return Err(ServiceError::bad_input(Reason::CurrentPasswordWrong, "currentPassword", "当前密码不正确"));
+            return Err(ServiceError::bad_input(
+                Reason::CurrentPasswordWrong,
+                "currentPassword",
+                "当前密码不正确",
+            ));
         }
     }
     let hash = password::hash_password(new_password.to_string())
@@ -289,9 +300,7 @@ pub async fn set_password(
     active.login_phone_sealed = Set(Some(sealed));
     active.login_phone_blind_index = Set(Some(blind_index));
     active.password_hash = Set(Some(hash));
-    let updated = active
-        .update(&txn)
-        .await?;
+    let updated = active.update(&txn).await?;
     audit::record(
         &txn,
         AuditEntry::new("user", user_id, "set_password").actor(Some(user_id)),
@@ -335,7 +344,8 @@ pub fn open_login_phone(keys: &DataKeys, user: &user::Model) -> ServiceResult<Op
 pub fn check_password_strength(field: &'static str, password: &str) -> ServiceResult<()> {
     let chars = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
-        return Err(ServiceError::bad_input(Reason::PasswordLengthInvalid, 
+        return Err(ServiceError::bad_input(
+            Reason::PasswordLengthInvalid,
             field,
             format!("密码长度须为{MIN_PASSWORD_CHARS}到{MAX_PASSWORD_CHARS}个字符"),
         ));
@@ -425,7 +435,10 @@ pub async fn create_password_user<C: ConnectionTrait>(
         .one(db)
         .await?;
     if existing.is_some() {
-        return Err(ServiceError::conflict(Reason::PhoneTaken, "该手机号已有账号"));
+        return Err(ServiceError::conflict(
+            Reason::PhoneTaken,
+            "该手机号已有账号",
+        ));
     }
     let id = Uuid::now_v7();
     let created = user::ActiveModel {

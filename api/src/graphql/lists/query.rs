@@ -300,7 +300,8 @@ fn suggestions(first: Option<i32>) -> Result<usize> {
     match first {
         None => Ok(10),
         Some(n) if (1..=matching::MAX_SUGGESTIONS as i32).contains(&n) => Ok(n as usize),
-        Some(_) => Err(api_error(ServiceError::bad_input(Reason::PageSizeOutOfRange, 
+        Some(_) => Err(api_error(ServiceError::bad_input(
+            Reason::PageSizeOutOfRange,
             "first",
             format!("first 必须在1到{}之间", matching::MAX_SUGGESTIONS),
         ))),

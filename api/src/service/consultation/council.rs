@@ -41,8 +41,7 @@ pub async fn create_council(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    ?;
+    .await?;
     insert_members(&txn, &created, &members).await?;
     audit::record(
         &txn,
@@ -175,13 +174,15 @@ async fn check_members(
 ) -> ServiceResult<Vec<Uuid>> {
     let wanted: BTreeSet<Uuid> = member_ids.iter().copied().collect();
     if wanted.is_empty() {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "memberIds",
             "议事会至少要有一名成员",
         ));
     }
     if wanted.len() > MAX_COUNCIL_MEMBERS {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "memberIds",
             format!("议事会成员不能超过{MAX_COUNCIL_MEMBERS}人"),
         ));
@@ -196,7 +197,8 @@ async fn check_members(
         .all(db)
         .await?;
     if active.len() != wanted.len() {
-        return Err(ServiceError::bad_input(Reason::ReferenceInvalid, 
+        return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "memberIds",
             "议事会成员须为本社区在册成员",
         ));

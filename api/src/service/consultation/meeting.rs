@@ -92,11 +92,16 @@ pub async fn schedule_meeting(
     let title = validate::text("title", input.title, 100)?;
     let now = Utc::now();
     if input.starts_at < now - Duration::hours(1) {
-        return Err(ServiceError::bad_input(Reason::TimeRangeInvalid, "startsAt", "会议时间不能早于现在"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "startsAt",
+            "会议时间不能早于现在",
+        ));
     }
     let ends_at = input.ends_at.unwrap_or(input.starts_at + DEFAULT_LENGTH);
     if ends_at <= input.starts_at || ends_at - input.starts_at > Duration::hours(12) {
-        return Err(ServiceError::bad_input(Reason::TimeRangeInvalid, 
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
             "endsAt",
             "结束时间须晚于开始时间，且会议不超过12小时",
         ));
@@ -104,14 +109,16 @@ pub async fn schedule_meeting(
     let location = optional_text("location", input.location, 200)?;
     let online_url = optional_text("onlineUrl", input.online_url, 500)?;
     if matches!(input.mode, MeetingMode::Online | MeetingMode::Hybrid) && online_url.is_none() {
-        return Err(ServiceError::bad_input(Reason::FieldRequired, 
+        return Err(ServiceError::bad_input(
+            Reason::FieldRequired,
             "onlineUrl",
             "线上会议请填写会议链接",
         ));
     }
     let members = council::member_ids_of(db, found_council.id).await?.len() as i32;
     if input.quorum < 1 || input.quorum > members {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "quorum",
             format!("法定人数须在1到议事会成员数（{members}）之间"),
         ));
@@ -123,7 +130,8 @@ pub async fn schedule_meeting(
         }
     }
     if agenda.len() > MAX_AGENDA {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "proposalIds",
             format!("议程最多{MAX_AGENDA}项"),
         ));
@@ -135,7 +143,8 @@ pub async fn schedule_meeting(
         .count(db)
         .await? as usize;
     if on_agenda != agenda.len() {
-        return Err(ServiceError::bad_input(Reason::ReferenceInvalid, 
+        return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "proposalIds",
             "议程只能列入本社区已受理（或表决中）的议题",
         ));
@@ -242,7 +251,11 @@ pub async fn check_in(
                 return Err(ServiceError::Forbidden(Reason::NotPermitted));
             }
             if !council::is_council_member(db, found.council_id, member).await? {
-                return Err(ServiceError::bad_input(Reason::ReferenceInvalid, "userId", "此人不是该议事会成员"));
+                return Err(ServiceError::bad_input(
+                    Reason::ReferenceInvalid,
+                    "userId",
+                    "此人不是该议事会成员",
+                ));
             }
             (member, AttendanceMethod::Staff, Some(standing.user_id))
         }
@@ -254,10 +267,18 @@ pub async fn check_in(
             }
             match code.map(str::trim) {
                 None | Some("") => {
-                    return Err(ServiceError::bad_input(Reason::FieldRequired, "code", "请输入会议签到码"));
+                    return Err(ServiceError::bad_input(
+                        Reason::FieldRequired,
+                        "code",
+                        "请输入会议签到码",
+                    ));
                 }
                 Some(given) if given != found.check_in_code => {
-                    return Err(ServiceError::bad_input(Reason::CheckInCodeWrong, "code", "签到码不正确"));
+                    return Err(ServiceError::bad_input(
+                        Reason::CheckInCodeWrong,
+                        "code",
+                        "签到码不正确",
+                    ));
                 }
                 Some(_) => {}
             }
@@ -266,7 +287,8 @@ pub async fn check_in(
     };
     let now = Utc::now();
     if now < found.starts_at - CHECK_IN_OPENS_BEFORE || now > found.ends_at {
-        return Err(ServiceError::invalid_state(Reason::OutsideCheckInWindow, 
+        return Err(ServiceError::invalid_state(
+            Reason::OutsideCheckInWindow,
             "不在签到时间内（会前30分钟至会议结束）",
         ));
     }
@@ -323,7 +345,10 @@ pub async fn record_minutes(
     }
     let minutes = validate::text("minutes", minutes, 20_000)?;
     if Utc::now() < found.starts_at {
-        return Err(ServiceError::invalid_state(Reason::MeetingNotStarted, "会议尚未开始，不能记录纪要"));
+        return Err(ServiceError::invalid_state(
+            Reason::MeetingNotStarted,
+            "会议尚未开始，不能记录纪要",
+        ));
     }
     let txn = begin_write(db).await?;
     let mut update = meeting::Entity::update_many()

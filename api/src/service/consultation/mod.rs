@@ -19,4 +19,3 @@ pub mod meeting;
 pub mod outbox;
 pub mod proposal;
 pub mod settings;
-

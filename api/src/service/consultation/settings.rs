@@ -66,13 +66,15 @@ pub async fn update_consultation_settings(
     let grant = policy::authorize(db, actor, community_id, Permission::ManageConsultation).await?;
     match change.seconding_kind {
         SecondingKind::Residents if !(1..=10_000).contains(&change.seconding_value) => {
-            return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+            return Err(ServiceError::bad_input(
+                Reason::ValueOutOfRange,
                 "secondingValue",
                 "附议人数须在1到10000之间",
             ));
         }
         SecondingKind::HouseholdPercent if !(1..=100).contains(&change.seconding_value) => {
-            return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+            return Err(ServiceError::bad_input(
+                Reason::ValueOutOfRange,
                 "secondingValue",
                 "附议户数比例须在1%到100%之间",
             ));
@@ -83,13 +85,15 @@ pub async fn update_consultation_settings(
         .max_proxies_per_holder
         .is_some_and(|n| !(0..=10).contains(&n))
     {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "maxProxiesPerHolder",
             "每人可受托票数须在0到10之间",
         ));
     }
     if change.notice_days.is_some_and(|d| !(1..=90).contains(&d)) {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "noticeDays",
             "公示天数须在1到90天之间",
         ));
@@ -112,10 +116,7 @@ pub async fn update_consultation_settings(
     let saved = if existing.is_some() {
         model.update(&txn).await?
     } else {
-        model
-            .insert(&txn)
-            .await
-            ?
+        model.insert(&txn).await?
     };
     audit::record(
         &txn,

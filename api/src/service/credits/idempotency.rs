@@ -44,7 +44,8 @@ impl Request {
     ) -> ServiceResult<Self> {
         let key = key.trim();
         if key.is_empty() || key.chars().count() > 128 {
-            return Err(ServiceError::bad_input(Reason::InvalidField, 
+            return Err(ServiceError::bad_input(
+                Reason::InvalidField,
                 "idempotencyKey",
                 "幂等键不能为空，且不超过128个字符",
             ));
@@ -93,7 +94,8 @@ pub async fn lookup<C: ConnectionTrait>(db: &C, request: &Request) -> ServiceRes
         Some(row) if row.request_hash == request.hash => {
             Ok(Some(Claim::Replay(parse_ids(&row.result_ids)?)))
         }
-        Some(_) => Err(ServiceError::conflict(Reason::IdempotencyKeyReused, 
+        Some(_) => Err(ServiceError::conflict(
+            Reason::IdempotencyKeyReused,
             "该幂等键已用于另一笔不同的请求，请换一个幂等键",
         )),
     }

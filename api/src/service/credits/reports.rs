@@ -39,13 +39,18 @@ pub async fn leaderboard(
 ) -> ServiceResult<Vec<LeaderRow>> {
     policy::authorize(db, actor, community_id, Permission::UseCredits).await?;
     if to <= from {
-        return Err(ServiceError::bad_input(Reason::TimeRangeInvalid, "to", "结束时间须晚于开始时间"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "to",
+            "结束时间须晚于开始时间",
+        ));
     }
     let limit = match first {
         None => DEFAULT_LEADERBOARD_SIZE,
         Some(n) if n > 0 && (n as u64) <= MAX_LEADERBOARD_SIZE => n as u64,
         Some(_) => {
-            return Err(ServiceError::bad_input(Reason::PageSizeOutOfRange, 
+            return Err(ServiceError::bad_input(
+                Reason::PageSizeOutOfRange,
                 "first",
                 format!("排行榜人数须在1到{MAX_LEADERBOARD_SIZE}之间"),
             ));

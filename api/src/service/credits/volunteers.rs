@@ -28,14 +28,22 @@ pub fn normalise_skills(field: &'static str, skills: &[String]) -> ServiceResult
             continue;
         }
         if skill.chars().count() > 20 || skill.contains('\n') {
-            return Err(ServiceError::bad_input(Reason::TextTooLong, field, "每项技能不超过20个字"));
+            return Err(ServiceError::bad_input(
+                Reason::TextTooLong,
+                field,
+                "每项技能不超过20个字",
+            ));
         }
         if !out.iter().any(|s| s == skill) {
             out.push(skill.to_string());
         }
     }
     if out.len() > 20 {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, field, "技能最多20项"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            field,
+            "技能最多20项",
+        ));
     }
     out.sort();
     Ok(out)
@@ -197,7 +205,8 @@ pub async fn create_team(
     let grant = policy::authorize(db, actor, community_id, Permission::ManageVolunteering).await?;
     let name = validate::text("name", name, 64)?;
     if !is_volunteer(db, community_id, leader_id).await? {
-        return Err(ServiceError::bad_input(Reason::ReferenceInvalid, 
+        return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "leaderId",
             "队长须是本社区的在册志愿者",
         ));
@@ -212,8 +221,7 @@ pub async fn create_team(
         created_at: Set(now),
     }
     .insert(&txn)
-    .await
-    ?;
+    .await?;
     team_member::ActiveModel {
         id: Set(Uuid::now_v7()),
         community_id: Set(community_id),
@@ -262,7 +270,8 @@ pub async fn add_team_member(
 ) -> ServiceResult<volunteer_team::Model> {
     let (team, actor_id) = team_for_management(db, actor, team_id).await?;
     if !is_volunteer(db, team.community_id, user_id).await? {
-        return Err(ServiceError::bad_input(Reason::ReferenceInvalid, 
+        return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "userId",
             "队员须是本社区的在册志愿者",
         ));
@@ -276,8 +285,7 @@ pub async fn add_team_member(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    ?;
+    .await?;
     audit::record(
         &txn,
         AuditEntry::new("team_member", added.id, "add")
@@ -299,7 +307,10 @@ pub async fn remove_team_member(
 ) -> ServiceResult<volunteer_team::Model> {
     let (team, actor_id) = team_for_management(db, actor, team_id).await?;
     if user_id == team.leader_id {
-        return Err(ServiceError::invalid_state(Reason::TeamLeaderRequired, "队长不能被移出队伍"));
+        return Err(ServiceError::invalid_state(
+            Reason::TeamLeaderRequired,
+            "队长不能被移出队伍",
+        ));
     }
     let txn = begin_write(db).await?;
     let found = team_member::Entity::find()

@@ -222,10 +222,16 @@ pub async fn confirm_match(
         .await?
         .ok_or(ServiceError::NotFound("资源"))?;
     if !matches!(found.status, NeedStatus::Accepted | NeedStatus::Matched) {
-        return Err(ServiceError::invalid_state(Reason::NeedStatusWrong, "只能为已受理的需求确认匹配"));
+        return Err(ServiceError::invalid_state(
+            Reason::NeedStatusWrong,
+            "只能为已受理的需求确认匹配",
+        ));
     }
     if res.status != ResourceStatus::Available {
-        return Err(ServiceError::invalid_state(Reason::ResourceStatusWrong, "该资源当前不可用"));
+        return Err(ServiceError::invalid_state(
+            Reason::ResourceStatusWrong,
+            "该资源当前不可用",
+        ));
     }
     let txn = begin_write(db).await?;
     let link = need_match::ActiveModel {
@@ -237,8 +243,7 @@ pub async fn confirm_match(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    ?;
+    .await?;
     audit::record(
         &txn,
         AuditEntry::new("need_match", link.id, "confirm")

@@ -86,7 +86,8 @@ pub async fn submit_need(
                 return Err(ServiceError::Forbidden(Reason::NotPermitted));
             }
             if !is_active_member(db, resident, standing.community.id).await? {
-                return Err(ServiceError::bad_input(Reason::ReferenceInvalid, 
+                return Err(ServiceError::bad_input(
+                    Reason::ReferenceInvalid,
                     "onBehalfOf",
                     "代为登记的居民不是本社区在册成员",
                 ));
@@ -150,7 +151,10 @@ pub async fn review_need(
         (NeedStatus::Rejected, Some(reason))
     };
     if found.status != NeedStatus::Submitted {
-        return Err(ServiceError::invalid_state(Reason::NeedStatusWrong, "只能审核待审核的需求"));
+        return Err(ServiceError::invalid_state(
+            Reason::NeedStatusWrong,
+            "只能审核待审核的需求",
+        ));
     }
     let txn = begin_write(db).await?;
     let saved = move_need(
@@ -174,7 +178,10 @@ pub async fn close_need(
 ) -> ServiceResult<NeedView> {
     let (found, standing) = load(db, actor, need_id, Permission::ManageNeeds).await?;
     if found.status != NeedStatus::Fulfilled {
-        return Err(ServiceError::invalid_state(Reason::NeedStatusWrong, "只能关闭已解决的需求"));
+        return Err(ServiceError::invalid_state(
+            Reason::NeedStatusWrong,
+            "只能关闭已解决的需求",
+        ));
     }
     let txn = begin_write(db).await?;
     let saved = move_need(
@@ -202,7 +209,10 @@ pub(crate) async fn move_need<C: ConnectionTrait>(
     action: &'static str,
 ) -> ServiceResult<need::Model> {
     if !allowed(found.status, to) {
-        return Err(ServiceError::invalid_state(Reason::NeedStatusWrong, "需求当前状态不允许此操作"));
+        return Err(ServiceError::invalid_state(
+            Reason::NeedStatusWrong,
+            "需求当前状态不允许此操作",
+        ));
     }
     let mut update = need::Entity::update_many()
         .col_expr(need::Column::Status, Expr::value(to.to_value()))
@@ -216,7 +226,10 @@ pub(crate) async fn move_need<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state(Reason::StaleState, "需求状态已变化，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "需求状态已变化，请刷新后重试",
+        ));
     }
     let saved = need::Entity::find_by_id(found.id)
         .one(txn)
@@ -333,7 +346,9 @@ pub async fn need_queue(
             .into_tuple()
             .one(db)
             .await?;
-        let rank = rank.ok_or_else(|| ServiceError::bad_input(Reason::CursorInvalid, "after", "分页游标无效"))?;
+        let rank = rank.ok_or_else(|| {
+            ServiceError::bad_input(Reason::CursorInvalid, "after", "分页游标无效")
+        })?;
         query = query.filter(
             Condition::any()
                 .add(need::Column::UrgencyRank.lt(rank))

@@ -45,7 +45,11 @@ async fn authorize_manage(
             )
             .await
         }
-        RegionKind::District => Err(ServiceError::bad_input(Reason::InvalidField, "regionId", "组织登记在社区或街道")),
+        RegionKind::District => Err(ServiceError::bad_input(
+            Reason::InvalidField,
+            "regionId",
+            "组织登记在社区或街道",
+        )),
     }
 }
 
@@ -84,8 +88,7 @@ pub async fn create_organisation(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    ?;
+    .await?;
     let mut entry = AuditEntry::new("organisation", created.id, "create")
         .actor(Some(user_id))
         .change(
@@ -129,7 +132,11 @@ pub async fn add_representative(
     let (org, actor_id) = load_for_management(db, actor, organisation_id).await?;
     let exists = user::Entity::find_by_id(user_id).count(db).await?;
     if exists == 0 {
-        return Err(ServiceError::bad_input(Reason::ReferenceInvalid, "userId", "该用户不存在"));
+        return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
+            "userId",
+            "该用户不存在",
+        ));
     }
     let txn = begin_write(db).await?;
     let rep = representative::ActiveModel {
@@ -140,8 +147,7 @@ pub async fn add_representative(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    ?;
+    .await?;
     let mut entry = AuditEntry::new("organisation", org.id, "add_representative")
         .actor(Some(actor_id))
         .change(None, Some(json!({"representative": rep.user_id})));

@@ -52,27 +52,35 @@ pub async fn create_resource(
     let standing = policy::standing(db, actor, input.community_id).await?;
     let title = validate::text("title", input.title, 100)?;
     // "unit" is a household's unit (单元) elsewhere: say what is meant here.
-    let unit = validate::text("unit", input.unit, 16)
-        .map_err(|_| ServiceError::bad_input(Reason::TextTooLong, "unit", "计量单位须为1到16个字"))?;
+    let unit = validate::text("unit", input.unit, 16).map_err(|_| {
+        ServiceError::bad_input(Reason::TextTooLong, "unit", "计量单位须为1到16个字")
+    })?;
     let description = optional_text("description", input.description, 2000)?;
     if input.quantity <= 0 {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, "quantity", "数量必须大于0"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "quantity",
+            "数量必须大于0",
+        ));
     }
     if input.category == ResourceCategory::Funds && unit != FUNDS_UNIT {
-        return Err(ServiceError::bad_input(Reason::InvalidField, 
+        return Err(ServiceError::bad_input(
+            Reason::InvalidField,
             "unit",
             "资金类资源以“分”为单位登记数量",
         ));
     }
     let skills = skills(input.skills)?;
     if input.windows.len() > MAX_WINDOWS {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "windows",
             format!("可用时段最多{MAX_WINDOWS}个"),
         ));
     }
     if input.windows.iter().any(|(from, to)| to <= from) {
-        return Err(ServiceError::bad_input(Reason::TimeRangeInvalid, 
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
             "windows",
             "可用时段的结束时间必须晚于开始时间",
         ));
@@ -84,7 +92,8 @@ pub async fn create_resource(
     let (organisation_id, provider_id, from_party_member) =
         match (input.organisation_id, input.provider_id) {
             (Some(_), Some(_)) => {
-                return Err(ServiceError::bad_input(Reason::InvalidField, 
+                return Err(ServiceError::bad_input(
+                    Reason::InvalidField,
                     "providerId",
                     "资源提供方只能是组织或个人之一",
                 ));
@@ -97,7 +106,8 @@ pub async fn create_resource(
                 let registered_here = org.street_id == street_id
                     && org.community_id.is_none_or(|c| c == community.id);
                 if !registered_here {
-                    return Err(ServiceError::bad_input(Reason::ReferenceInvalid, 
+                    return Err(ServiceError::bad_input(
+                        Reason::ReferenceInvalid,
                         "organisationId",
                         "该组织未在本社区或本街道登记",
                     ));
@@ -116,7 +126,11 @@ pub async fn create_resource(
                 let roles = active_roles(db, provider, community.id)
                     .await?
                     .ok_or_else(|| {
-                        ServiceError::bad_input(Reason::ReferenceInvalid, "providerId", "提供人不是本社区在册成员")
+                        ServiceError::bad_input(
+                            Reason::ReferenceInvalid,
+                            "providerId",
+                            "提供人不是本社区在册成员",
+                        )
                     })?;
                 (None, Some(provider), roles.contains(&Role::PartyMember))
             }
@@ -129,7 +143,8 @@ pub async fn create_resource(
             }
         };
     if input.action == FourAction::PartyMemberService && !from_party_member {
-        return Err(ServiceError::bad_input(Reason::InvalidField, 
+        return Err(ServiceError::bad_input(
+            Reason::InvalidField,
             "action",
             "“党员为民服务”只能由党员提供",
         ));
@@ -186,7 +201,8 @@ pub async fn create_resource(
 
 fn skills(raw: &[String]) -> ServiceResult<String> {
     if raw.len() > MAX_SKILLS {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, 
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "skills",
             format!("技能标签最多{MAX_SKILLS}个"),
         ));
@@ -195,7 +211,11 @@ fn skills(raw: &[String]) -> ServiceResult<String> {
     for skill in raw {
         let skill = validate::text("skills", skill, 16)?;
         if skill.contains(',') {
-            return Err(ServiceError::bad_input(Reason::InvalidField, "skills", "技能标签不能包含逗号"));
+            return Err(ServiceError::bad_input(
+                Reason::InvalidField,
+                "skills",
+                "技能标签不能包含逗号",
+            ));
         }
         if !out.contains(&skill) {
             out.push(skill);
@@ -267,11 +287,14 @@ pub async fn withdraw_resource(
 ) -> ServiceResult<resource::Model> {
     let (found, user_id) = load_for_change(db, actor, resource_id).await?;
     if found.status != ResourceStatus::Available || found.reserved > 0 {
-        return Err(ServiceError::invalid_state(Reason::ResourceStatusWrong, match found.status {
-            ResourceStatus::Withdrawn => "资源已撤回",
-            ResourceStatus::Exhausted => "资源已用完，无需撤回",
-            _ => "资源已被项目预留，项目结束后才能撤回",
-        }));
+        return Err(ServiceError::invalid_state(
+            Reason::ResourceStatusWrong,
+            match found.status {
+                ResourceStatus::Withdrawn => "资源已撤回",
+                ResourceStatus::Exhausted => "资源已用完，无需撤回",
+                _ => "资源已被项目预留，项目结束后才能撤回",
+            },
+        ));
     }
     let txn = begin_write(db).await?;
     let updated = resource::Entity::update_many()
@@ -286,7 +309,10 @@ pub async fn withdraw_resource(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state(Reason::StaleState, "资源状态已变化，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "资源状态已变化，请刷新后重试",
+        ));
     }
     finish_change(txn, &found, user_id, "withdraw").await
 }
@@ -300,7 +326,10 @@ pub async fn restore_resource(
 ) -> ServiceResult<resource::Model> {
     let (found, user_id) = load_for_change(db, actor, resource_id).await?;
     if found.status != ResourceStatus::Withdrawn {
-        return Err(ServiceError::invalid_state(Reason::ResourceStatusWrong, "只能重新上架已撤回的资源"));
+        return Err(ServiceError::invalid_state(
+            Reason::ResourceStatusWrong,
+            "只能重新上架已撤回的资源",
+        ));
     }
     let next = if found.remaining() > 0 {
         ResourceStatus::Available
@@ -316,7 +345,10 @@ pub async fn restore_resource(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state(Reason::StaleState, "资源状态已变化，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "资源状态已变化，请刷新后重试",
+        ));
     }
     finish_change(txn, &found, user_id, "restore").await
 }
@@ -330,11 +362,18 @@ pub async fn restock_resource(
     added: i32,
 ) -> ServiceResult<resource::Model> {
     if added <= 0 || added > 1_000_000_000 {
-        return Err(ServiceError::bad_input(Reason::ValueOutOfRange, "quantity", "增加的数量必须大于0"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "quantity",
+            "增加的数量必须大于0",
+        ));
     }
     let (found, user_id) = load_for_change(db, actor, resource_id).await?;
     if found.status == ResourceStatus::Withdrawn {
-        return Err(ServiceError::invalid_state(Reason::ResourceStatusWrong, "资源已撤回，请先重新上架"));
+        return Err(ServiceError::invalid_state(
+            Reason::ResourceStatusWrong,
+            "资源已撤回，请先重新上架",
+        ));
     }
     let txn = begin_write(db).await?;
     let backend = txn.get_database_backend();
@@ -347,7 +386,10 @@ pub async fn restock_resource(
         ))
         .await?;
     if result.rows_affected() != 1 {
-        return Err(ServiceError::invalid_state(Reason::StaleState, "资源状态已变化，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "资源状态已变化，请刷新后重试",
+        ));
     }
     finish_change(txn, &found, user_id, "restock").await
 }
