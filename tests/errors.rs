@@ -88,20 +88,22 @@ async fn the_known_constraints_are_in_the_schema(app: TestApp) {
                 ))
                 .await
             }
-            Backend::Sqlite => {
-                let table = constraint.sqlite.split('.').next().unwrap();
-                if constraint.sqlite.contains(" = ") {
-                    // An unnamed CHECK: its expression in the table's DDL.
+            Backend::Sqlite => match constraint.name.strip_suffix("_check") {
+                // An unnamed table CHECK, which SQLite names by its text's
+                // first (quoted) identifier.
+                Some(table) => {
                     app.count(&format!(
                         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}' \
-                         AND instr(sql, '{}') > 0",
-                        constraint.sqlite.replace('\'', "''")
+                         AND instr(sql, 'CHECK (\"{}\"') > 0",
+                        constraint.sqlite
                     ))
                     .await
-                } else {
+                }
+                None => {
+                    let table = constraint.sqlite.split('.').next().unwrap();
                     sqlite_unique_key(&app, table, constraint.sqlite).await
                 }
-            }
+            },
         };
         assert!(
             found > 0,

@@ -538,7 +538,7 @@ pub struct Constraint {
     /// Its name in PostgreSQL (an index's name, or `<table>_pkey`).
     pub name: &'static str,
     /// What SQLite names in its message: the columns of a unique key
-    /// (`table.col, table.col`).
+    /// (`table.col, table.col`), or a CHECK's name (see [`CONSTRAINTS`]).
     pub sqlite: &'static str,
     pub reason: Reason,
     pub message: &'static str,
@@ -698,11 +698,15 @@ pub const CONSTRAINTS: &[Constraint] = &[
         Reason::AlreadyReversed,
         "该笔流水已冲正，不能重复冲正",
     ),
-    // Only the issuing account may go below zero: the first CHECK of
-    // point_account (PostgreSQL names it; SQLite reports its expression).
+    // Only the issuing account may go below zero: point_account's first
+    // table CHECK, `CHECK ("kind" = 'ISSUING' OR "balance" >= 0)`. PostgreSQL
+    // names it point_account_check. SQLite names an unnamed CHECK after its
+    // text, dequoted as an identifier would be, so it reports this one as
+    // `kind` — as it does point_account's column CHECK `kind IN (…)`, which
+    // no request can break (kind is written from a Rust enum only).
     check(
         "point_account_check",
-        r#""kind" = 'ISSUING' OR "balance" >= 0"#,
+        "kind",
         Reason::InsufficientPoints,
         "积分余额不足",
     ),
