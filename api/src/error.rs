@@ -944,14 +944,19 @@ mod tests {
         }
     }
 
-    /// Run `cargo run -p api -- export-error-reasons` to rewrite the table.
+    /// `cargo run -q -p api -- export-error-reasons --write README.md`
+    /// rewrites the table.
     #[test]
     fn the_readme_lists_every_reason() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-        let readme = std::fs::read_to_string(path).expect("README.md");
-        let generated = with_reasons_table(&readme).expect("README.md has the reasons markers");
+        let readme = std::fs::read_to_string(path).unwrap_or_default();
+        let generated = with_reasons_table(&readme);
         assert!(
-            readme == generated,
+            generated.is_some(),
+            "README.md has the {README_REASONS_START} and {README_REASONS_END} markers"
+        );
+        assert!(
+            generated.as_deref() == Some(readme.as_str()),
             "README.md's table of error reasons differs from error::Reason: run \
              `cargo run -q -p api -- export-error-reasons --write README.md` \
              (from the repository root) to rewrite it"
