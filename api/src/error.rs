@@ -108,8 +108,10 @@ reasons! {
     /// Staff login: the phone number or the password is wrong.
     CredentialsWrong = Unauthenticated "CREDENTIALS_WRONG",
     /// The access token has expired: refresh it.
+    /// (Refused by the HTTP layer, before GraphQL runs.)
     TokenExpired = Unauthenticated "TOKEN_EXPIRED",
     /// The access token is malformed, forged or of an erased account.
+    /// (Refused by the HTTP layer, before GraphQL runs.)
     TokenInvalid = Unauthenticated "TOKEN_INVALID",
 
     // ---------- FORBIDDEN ----------
@@ -167,7 +169,7 @@ reasons! {
     // ---------- GRAPHQL_VALIDATION_FAILED ----------
     /// The document does not parse, or does not validate against the
     /// schema (an unknown field, a wrong argument), or is over the depth or
-    /// complexity limit.
+    /// complexity limit (async-graphql's own errors, coded by the HTTP layer).
     QueryInvalid = ValidationFailed "QUERY_INVALID",
     /// The document's text is too long, or it selects too many fields or
     /// uses too many directives.
@@ -328,6 +330,7 @@ reasons! {
 
     // ---------- RATE_LIMITED (extensions.retryAfter, seconds) ----------
     /// Too many requests from this user or address.
+    /// (Refused by the HTTP layer, before GraphQL runs.)
     TooManyRequests = RateLimited "TOO_MANY_REQUESTS",
     /// Too many wrong passwords: the account is locked for a while.
     LoginLocked = RateLimited "LOGIN_LOCKED",
