@@ -492,8 +492,8 @@ async fn the_server_rides_out_a_database_outage() {
         // runs (api/src/http.rs), which writes that refusal's code and
         // message itself, without the reason; every answer of the schema
         // carries the reason and when to try again.
-        let from_session_check = o.operation == "createRegion"
-            && o.body["errors"][0]["extensions"]["reason"].is_null();
+        let from_session_check =
+            o.operation == "createRegion" && o.body["errors"][0]["extensions"]["reason"].is_null();
         if !from_session_check {
             assert_eq!(
                 o.body["errors"][0]["extensions"]["reason"],
