@@ -154,14 +154,15 @@ reasons! {
     ReferenceInvalid = BadUserInput "REFERENCE_INVALID",
     /// The same item appears twice in one input.
     DuplicateInInput = BadUserInput "DUPLICATE_IN_INPUT",
-    /// The user names themself where someone else is needed (a transfer
-    /// or a proxy to oneself).
+    /// The input names its own subject where another is needed: points or a
+    /// proxy to oneself, a proposal merged into itself.
     SelfReference = BadUserInput "SELF_REFERENCE",
     /// The community allows point transfers only within one household.
     TransferFamilyOnly = BadUserInput "TRANSFER_FAMILY_ONLY",
     /// WeChat login: the code is wrong, expired or already used (40029, 40163).
     WechatCodeInvalid = BadUserInput "WECHAT_CODE_INVALID",
-    /// Activity check-in or check-out: the code is wrong or has expired.
+    /// Checking in to (or out of) an activity or a meeting: the code is
+    /// wrong or has expired.
     CheckInCodeWrong = BadUserInput "CHECK_IN_CODE_WRONG",
     /// Handing over a redemption: the pick-up code is wrong.
     PickupCodeWrong = BadUserInput "PICKUP_CODE_WRONG",
