@@ -206,6 +206,18 @@ async fn fresh_postgres_database() -> Option<String> {
     Some(format!("{server}/{name}{query}"))
 }
 
+/// `BALLOT_CLOSED`, not `ballotClosed` or `BALLOT__CLOSED`.
+pub fn is_screaming_snake_case(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('_').all(|word| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
 /// One GraphQL response, as JSON.
 #[derive(Debug, Clone)]
 pub struct GqlResponse {
@@ -231,7 +243,16 @@ impl GqlResponse {
             .map(str::to_string)
     }
 
-    /// The code of the first error, failing the test when there is none.
+    /// The `extensions.reason` of the first error, or None when there is none.
+    pub fn error_reason(&self) -> Option<String> {
+        self.body["errors"][0]["extensions"]["reason"]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// The first error, failing the test unless it has `code`, a message in
+    /// Chinese and (every error does) an `extensions.reason` in
+    /// SCREAMING_SNAKE_CASE.
     pub fn expect_error(&self, code: &str) -> &Value {
         assert_eq!(
             self.error_code().as_deref(),
@@ -248,7 +269,26 @@ impl GqlResponse {
                 .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
             "error messages are Chinese: {message}"
         );
+        // Every error, the HTTP layer's refusals (401, 413, 429, …) too.
+        let reason = self.error_reason();
+        assert!(
+            reason.as_deref().is_some_and(is_screaming_snake_case),
+            "every error carries extensions.reason in SCREAMING_SNAKE_CASE: {}",
+            serde_json::to_string_pretty(&self.body).unwrap()
+        );
         &self.body["errors"][0]
+    }
+
+    /// The first error, failing the test unless it has `code` and `reason`.
+    pub fn expect_reason(&self, code: &str, reason: &str) -> &Value {
+        let error = self.expect_error(code);
+        assert_eq!(
+            self.error_reason().as_deref(),
+            Some(reason),
+            "expected {code} {reason}, got {}",
+            serde_json::to_string_pretty(&self.body).unwrap()
+        );
+        error
     }
 }
 

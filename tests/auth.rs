@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 type Seen = Arc<Mutex<Vec<Vec<(String, String)>>>>;
 
 /// Plays WeChat's /sns/jscode2session: `ok-<openid>` logs in, `union-<openid>`
-/// also returns a unionid, `bad` is error 40029, `limit` 45011, `busy` -1.
+/// also returns a unionid, `bad` is error 40029, `limit` 45011, `busy` -1,
+/// `risky` 40226.
 async fn fake_wechat() -> (String, Seen) {
     let seen: Seen = Arc::default();
     let recorded = seen.clone();
@@ -41,6 +42,8 @@ async fn fake_wechat() -> (String, Seen) {
                         json!({"errcode": 45011, "errmsg": "api minute-quota reach limit"})
                     } else if code == "busy" {
                         json!({"errcode": -1, "errmsg": "system error"})
+                    } else if code == "risky" {
+                        json!({"errcode": 40226, "errmsg": "high risk user"})
                     } else {
                         json!({"errcode": 40029, "errmsg": "invalid code"})
                     };
@@ -137,14 +140,24 @@ async fn wechat_errors_are_clear(app: TestApp) {
     };
     let bad = app.gql(None, WECHAT_LOGIN, json!({"code": "bad"})).await;
     assert_eq!(
-        bad.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        bad.expect_reason("BAD_USER_INPUT", "WECHAT_CODE_INVALID")["extensions"]["field"],
         "code"
     );
-    app.gql(None, WECHAT_LOGIN, json!({"code": "limit"}))
-        .await
-        .expect_error("RATE_LIMITED");
+    let limit = app.gql(None, WECHAT_LOGIN, json!({"code": "limit"})).await;
+    assert!(
+        limit.expect_reason("RATE_LIMITED", "WECHAT_RATE_LIMITED")["extensions"]["retryAfter"]
+            .as_i64()
+            .is_some_and(|secs| secs > 0)
+    );
+    // WeChat busy (-1) is no bug of Linli's: UNAVAILABLE, try again later.
     let busy = app.gql(None, WECHAT_LOGIN, json!({"code": "busy"})).await;
-    busy.expect_error("INTERNAL");
+    assert_eq!(
+        busy.expect_reason("UNAVAILABLE", "WECHAT_UNAVAILABLE")["extensions"]["retryAfter"],
+        10
+    );
+    app.gql(None, WECHAT_LOGIN, json!({"code": "risky"}))
+        .await
+        .expect_reason("FORBIDDEN", "WECHAT_USER_BLOCKED");
     assert!(
         busy.body["errors"][0]["message"]
             .as_str()
@@ -161,12 +174,35 @@ async fn wechat_errors_are_clear(app: TestApp) {
     );
 }
 
+/// WeChat that cannot be reached (nothing listens at its address) is
+/// UNAVAILABLE with retryAfter, as WeChat busy is.
+async fn wechat_unreachable_is_unavailable(app: TestApp) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let Some(app) = spawn_app_with(app.backend, |s| {
+        s.wechat_api_base = base;
+        s.wechat_app_id = "wx-test-app".into();
+        s.wechat_app_secret = Some(SecretString::from("wx-test-secret".to_string()));
+    })
+    .await
+    else {
+        return;
+    };
+    let r = app.gql(None, WECHAT_LOGIN, json!({"code": "ok-x"})).await;
+    assert_eq!(
+        r.expect_reason("UNAVAILABLE", "WECHAT_UNAVAILABLE")["extensions"]["retryAfter"],
+        10
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
+}
+
 /// Not INTERNAL: the deployment has no WeChat settings, which is no fault
 /// of the server (found by the schemathesis run of `.ci/run`, which fails
 /// on any INTERNAL).
 async fn wechat_login_without_configuration_says_so(app: TestApp) {
     let r = app.gql(None, WECHAT_LOGIN, json!({"code": "ok-x"})).await;
-    let error = r.expect_error("INVALID_STATE");
+    let error = r.expect_reason("INVALID_STATE", "WECHAT_NOT_CONFIGURED");
     assert!(
         error["message"]
             .as_str()
@@ -211,7 +247,8 @@ async fn password_login_and_lockout(app: TestApp) {
     // Wrong password and unknown phone read the same.
     let wrong = login(&app, "13811112222", "wrong-password").await;
     let unknown = login(&app, "13899998888", "wrong-password").await;
-    unknown.expect_error("UNAUTHENTICATED");
+    // An unknown phone and a wrong password read alike, reason included.
+    unknown.expect_reason("UNAUTHENTICATED", "CREDENTIALS_WRONG");
     assert_eq!(wrong.body, unknown.body);
     // Five failures in a row lock the account, and say nothing more than
     // any other failure.
@@ -626,6 +663,7 @@ async fn jwt_secret_is_generated_once_and_short_ones_refused(_app: TestApp) {
 backend_tests!(
     wechat_login_finds_or_creates_the_user,
     wechat_errors_are_clear,
+    wechat_unreachable_is_unavailable,
     wechat_login_without_configuration_says_so,
     password_login_and_lockout,
     a_burst_of_wrong_passwords_checks_at_most_the_allowed_number,

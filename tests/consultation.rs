@@ -108,13 +108,14 @@ async fn proposal_lifecycle(app: TestApp) {
     // Never by the author; once each.
     app.gql(world.resident_a.token(), SECOND, json!({"p": id}))
         .await
-        .expect_error("INVALID_STATE");
+        .expect_reason("INVALID_STATE", "OWN_PROPOSAL");
     let first = app.gql(others[0].token(), SECOND, json!({"p": id})).await;
     assert_eq!(first.data()["secondProposal"]["secondCount"], 1);
     assert_eq!(first.data()["secondProposal"]["status"], "SUBMITTED");
+    // Refused by the primary key of proposal_second, recognised by its name.
     app.gql(others[0].token(), SECOND, json!({"p": id}))
         .await
-        .expect_error("CONFLICT");
+        .expect_reason("CONFLICT", "ALREADY_SECONDED");
     assert_eq!(app.count("SELECT COUNT(*) FROM proposal_second").await, 1);
     app.gql(
         world.resident_a.token(),
@@ -152,7 +153,7 @@ async fn proposal_lifecycle(app: TestApp) {
     // No more seconds once accepted.
     app.gql(others[2].token(), SECOND, json!({"p": id}))
         .await
-        .expect_error("INVALID_STATE");
+        .expect_reason("INVALID_STATE", "SECONDING_CLOSED");
 
     // Rejecting needs a reason; a rejected proposal stays rejected.
     let other = submit(&app, &world, &others[2], "增设快递柜").await;

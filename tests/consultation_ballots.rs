@@ -284,13 +284,14 @@ async fn open_ballot_votes_change_and_close(app: TestApp) {
     app.gql(world.staff_a.token(), CLOSE, json!({"b": id}))
         .await
         .expect_error("INVALID_STATE");
+    // Closed, which a client tells apart from having voted already.
     app.gql(
         world.resident_a.token(),
         VOTE,
         json!({"b": id, "c": "AGAINST"}),
     )
     .await
-    .expect_error("INVALID_STATE");
+    .expect_reason("INVALID_STATE", "BALLOT_CLOSED");
     assert_eq!(
         ballot(&app, &world.resident_a, &id).await["proposal"]["status"],
         "FAILED"
@@ -500,10 +501,11 @@ async fn secret_ballot_keeps_choices_apart(app: TestApp) {
         assert_eq!(tally["forCount"], Value::Null);
         assert_eq!(tally["againstCount"], Value::Null);
     }
-    // A secret vote cannot be changed or repeated.
+    // A secret vote cannot be changed or repeated: the primary key of
+    // ballot_vote refuses it, recognised by its name.
     app.gql(voters[0].token(), VOTE, json!({"b": id, "c": "AGAINST"}))
         .await
-        .expect_error("CONFLICT");
+        .expect_reason("CONFLICT", "ALREADY_VOTED");
     // No API path shows a choice: not the voter's own, not staff's view.
     for who in [&voters[0], &world.staff_a] {
         let seen = ballot(&app, who, &id).await;
@@ -638,7 +640,7 @@ async fn proxy_votes(app: TestApp) {
     // The principal no longer votes themself while the proxy stands.
     app.gql(people[0].token(), VOTE, json!({"b": id, "c": "FOR"}))
         .await
-        .expect_error("CONFLICT");
+        .expect_reason("CONFLICT", "PROXY_GIVEN");
     // Someone not authorised cannot vote for them.
     app.gql(
         people[1].token(),
@@ -950,7 +952,7 @@ async fn scheduled_ballot_opens_on_time(app: TestApp) {
     let id = b["id"].as_str().unwrap().to_string();
     app.gql(world.resident_a.token(), VOTE, json!({"b": id, "c": "FOR"}))
         .await
-        .expect_error("INVALID_STATE");
+        .expect_reason("INVALID_STATE", "BALLOT_NOT_OPEN");
     let early = app
         .member(
             world.community_a,

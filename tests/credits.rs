@@ -542,7 +542,7 @@ async fn adjustments_need_staff_a_reason_and_not_their_own_account(app: TestApp)
     // Taking more than the balance is refused; nothing is written.
     call(staff.clone(), account.clone(), -5, "扣分", "a6")
         .await
-        .expect_error("INVALID_STATE");
+        .expect_reason("INVALID_STATE", "INSUFFICIENT_POINTS");
     assert_eq!(app.count("SELECT COUNT(*) FROM posting").await, 0);
     call(staff.clone(), account.clone(), 8, "补录", "a7")
         .await

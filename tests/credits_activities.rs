@@ -197,7 +197,7 @@ async fn check_in_codes_work_only_around_the_activity(app: TestApp) {
         .gql(v.token(), check_in, json!({"a": activity, "code": wrong}))
         .await;
     assert_eq!(
-        r.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        r.expect_reason("BAD_USER_INPUT", "CHECK_IN_CODE_WRONG")["extensions"]["field"],
         "code"
     );
     let r = app
@@ -206,11 +206,11 @@ async fn check_in_codes_work_only_around_the_activity(app: TestApp) {
     assert!(r.data()["checkInActivity"]["checkedInAt"].is_string());
     app.gql(v.token(), check_in, json!({"a": activity, "code": code}))
         .await
-        .expect_error("INVALID_STATE");
+        .expect_reason("INVALID_STATE", "ALREADY_CHECKED_IN");
     // Without a sign-up there is nothing to check in.
     app.gql(w.token(), check_in, json!({"a": activity, "code": code}))
         .await
-        .expect_error("INVALID_STATE");
+        .expect_reason("INVALID_STATE", "NOT_SIGNED_UP");
     let check_out = "mutation($a: ID!, $code: String!) { checkOutActivity(activityId: $a, code: $code) { checkedOutAt } }";
     let r = app
         .gql(v.token(), check_out, json!({"a": activity, "code": code}))
@@ -621,7 +621,7 @@ async fn redeeming_reserves_stock_spends_points_and_cancelling_refunds(app: Test
         )
         .await;
     assert_eq!(
-        r.expect_error("BAD_USER_INPUT")["extensions"]["field"],
+        r.expect_reason("BAD_USER_INPUT", "PICKUP_CODE_WRONG")["extensions"]["field"],
         "pickupCode"
     );
     app.gql(v.token(), fulfil, json!({"r": id, "code": code}))

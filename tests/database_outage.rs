@@ -6,7 +6,8 @@
 //!
 //! - during the outage `/readyz` answers 503 within 3 s, every GraphQL
 //!   request answers within the acquire timeout (5 s) and a margin, with
-//!   `INTERNAL` and a message that says the database is unavailable (never
+//!   `UNAVAILABLE` (reason `DATABASE_UNAVAILABLE`, with `retryAfter`) and a
+//!   message that says the database is unavailable (never
 //!   a 5xx, never a hang, never a leaked driver message), and the process
 //!   stays up;
 //! - once PostgreSQL is back, the same server (not restarted) is ready and
@@ -481,12 +482,29 @@ async fn the_server_rides_out_a_database_outage() {
             );
             continue;
         }
-        // The one error a client sees: INTERNAL, saying the database is
-        // unavailable, as an ordinary GraphQL answer.
+        // The one error a client sees: UNAVAILABLE, saying the database is
+        // unavailable and when to try again, as an ordinary GraphQL answer.
         assert_eq!(o.status, Some(200), "{}: {}", o.operation, o.body);
         assert_eq!(
             o.body["errors"][0]["extensions"]["code"],
-            json!("INTERNAL"),
+            json!("UNAVAILABLE"),
+            "{}: {}",
+            o.operation,
+            o.body
+        );
+        // Every answer carries the reason and when to try again, the HTTP
+        // layer's session check (before GraphQL runs) included.
+        assert_eq!(
+            o.body["errors"][0]["extensions"]["reason"],
+            json!("DATABASE_UNAVAILABLE"),
+            "{}: {}",
+            o.operation,
+            o.body
+        );
+        assert!(
+            o.body["errors"][0]["extensions"]["retryAfter"]
+                .as_i64()
+                .is_some_and(|secs| secs > 0),
             "{}: {}",
             o.operation,
             o.body

@@ -20,6 +20,7 @@ mod crash_survival;
 mod credits;
 mod credits_activities;
 mod database_outage;
+mod errors;
 mod graphiql_offline;
 mod http_protocol;
 mod lists;

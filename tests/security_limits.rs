@@ -177,6 +177,10 @@ async fn depth_50_is_refused(app: TestApp) {
     );
     // 54 nested selection sets: refused from the text, before parsing.
     assert!(first_message(&body).contains("嵌套过深"), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "DOCUMENT_TOO_DEEP"
+    );
     assert!(elapsed < QUICKLY, "refused in {elapsed:?}");
     // Depth 20 is parsed, then refused by the schema's depth limit (16).
     let (status, body, _) = post(&app, query_body(&deep_query(20))).await;
@@ -206,6 +210,10 @@ async fn a_thousand_aliases_are_refused(app: TestApp) {
     let message = first_message(&body);
     // 72 KB of text: refused for its length before it is parsed.
     assert!(message.contains("查询过大"), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "DOCUMENT_TOO_LARGE"
+    );
     assert!(elapsed < QUICKLY, "refused in {elapsed:?}");
     // A thousand short aliases (15 KB) are refused for the number of
     // fields, counted from the text before parsing.

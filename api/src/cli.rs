@@ -28,6 +28,12 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL); `schema.graphql` is its output.
     ExportSchema,
+    /// Print the table of error reasons (`extensions.reason`), or with
+    /// `--write README.md` replace the README's table with it.
+    ExportErrorReasons {
+        #[arg(long)]
+        write: Option<std::path::PathBuf>,
+    },
     /// Create the platform administrator, or (with --region and --role) an officer of a region.
     CreateAdmin {
         #[arg(long)]
@@ -82,11 +88,32 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
+fn export_error_reasons(readme: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let Some(path) = readme else {
+        print!("{}", crate::error::reasons_table());
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(path)?;
+    let updated = crate::error::with_reasons_table(&text).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} has no {} … {} markers",
+            path.display(),
+            crate::error::README_REASONS_START,
+            crate::error::README_REASONS_END
+        )
+    })?;
+    std::fs::write(path, updated)?;
+    Ok(())
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
     if let Some(Command::ExportSchema) = cli.command {
         print!("{}", graphql::sdl());
         return Ok(());
+    }
+    if let Some(Command::ExportErrorReasons { write }) = &cli.command {
+        return export_error_reasons(write.as_deref());
     }
     telemetry::init(settings.log_format);
     let conn = db::connect(&settings).await?;
@@ -110,7 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => tracing::info!("migrations applied"),
-        Command::ExportSchema => {}
+        Command::ExportSchema | Command::ExportErrorReasons { .. } => {}
         Command::CreateAdmin {
             phone,
             password,

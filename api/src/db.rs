@@ -171,29 +171,41 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, Db
 }
 
 /// A raw statement written with `?` placeholders, numbered `$n` for PostgreSQL.
+/// A `?` inside a string literal (`'…'`, `''` escaping a quote) or a quoted
+/// identifier (`"…"`) is text, not a placeholder, and is left alone.
 pub fn statement(
     backend: DbBackend,
     sql: &str,
     values: impl IntoIterator<Item = Value>,
 ) -> Statement {
     let sql = match backend {
-        DbBackend::Postgres => {
-            let mut numbered = String::with_capacity(sql.len() + 16);
-            let mut n = 0;
-            for c in sql.chars() {
-                if c == '?' {
-                    n += 1;
-                    numbered.push('$');
-                    numbered.push_str(&n.to_string());
-                } else {
-                    numbered.push(c);
-                }
-            }
-            numbered
-        }
+        DbBackend::Postgres => number_placeholders(sql),
         _ => sql.to_string(),
     };
     Statement::from_sql_and_values(backend, sql, values)
+}
+
+fn number_placeholders(sql: &str) -> String {
+    let mut numbered = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    // The quote that opened the literal or identifier being read, if any. A
+    // doubled quote inside one closes and reopens it, which leaves it open.
+    let mut quoted: Option<char> = None;
+    for c in sql.chars() {
+        match (quoted, c) {
+            (None, '?') => {
+                n += 1;
+                numbered.push('$');
+                numbered.push_str(&n.to_string());
+                continue;
+            }
+            (None, '\'' | '"') => quoted = Some(c),
+            (Some(open), _) if c == open => quoted = None,
+            _ => {}
+        }
+        numbered.push(c);
+    }
+    numbered
 }
 
 fn ensure_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
@@ -257,5 +269,35 @@ mod tests {
         assert_eq!(s.sql, "a = $1 AND b = $2");
         let s = statement(DbBackend::Sqlite, "a = ? AND b = ?", [1.into(), 2.into()]);
         assert_eq!(s.sql, "a = ? AND b = ?");
+    }
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        assert_eq!(
+            number_placeholders("SELECT * FROM t WHERE a = ? AND b IN (?, ?)"),
+            "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)"
+        );
+        assert_eq!(number_placeholders("SELECT 1"), "SELECT 1");
+    }
+
+    #[test]
+    fn question_marks_in_literals_and_identifiers_are_text() {
+        assert_eq!(
+            number_placeholders("SELECT '?' AS q, ? AS p WHERE x = '为什么？?'"),
+            "SELECT '?' AS q, $1 AS p WHERE x = '为什么？?'"
+        );
+        // '' escapes a quote: the literal runs on to the last quote.
+        assert_eq!(
+            number_placeholders("SELECT 'it''s ?' || ?"),
+            "SELECT 'it''s ?' || $1"
+        );
+        assert_eq!(
+            number_placeholders(r#"SELECT "odd?name" FROM t WHERE a = ?"#),
+            r#"SELECT "odd?name" FROM t WHERE a = $1"#
+        );
+        assert_eq!(
+            number_placeholders("SELECT '' , ? , 'a' , ?"),
+            "SELECT '' , $1 , 'a' , $2"
+        );
     }
 }

@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 
 /// A community role. Stored as a bit set on the membership.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,7 +72,10 @@ impl Actor {
     pub fn user_id(&self) -> ServiceResult<Uuid> {
         match self {
             Actor::User(id) => Ok(*id),
-            Actor::Anonymous => Err(ServiceError::Unauthenticated("请先登录")),
+            Actor::Anonymous => Err(ServiceError::Unauthenticated(
+                Reason::LoginRequired,
+                "请先登录",
+            )),
         }
     }
 }
@@ -341,7 +344,10 @@ pub async fn standing<C: ConnectionTrait>(
     let community = region::Model::from_query_result(&row, "")?;
     let is_admin: Option<bool> = row.try_get("", "is_admin")?;
     // A token for a user who no longer exists.
-    let is_admin = is_admin.ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
+    let is_admin = is_admin.ok_or(ServiceError::Unauthenticated(
+        Reason::SessionInvalid,
+        "登录已失效，请重新登录",
+    ))?;
     let member_roles: Option<i32> = row.try_get("", "member_roles")?;
     let mut officer_roles = Vec::new();
     for role in OfficerRole::iter() {
@@ -401,7 +407,7 @@ impl Standing {
                 roles: self.roles,
             })
         } else {
-            Err(ServiceError::Forbidden)
+            Err(ServiceError::Forbidden(Reason::NotPermitted))
         }
     }
 }
@@ -446,7 +452,7 @@ pub async fn authorize_region<C: ConnectionTrait>(
         return Ok(user_id);
     }
     let Some(target) = target else {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     };
     let held = region_officer::Entity::find()
         .filter(region_officer::Column::UserId.eq(user_id))
@@ -477,7 +483,7 @@ pub async fn authorize_region<C: ConnectionTrait>(
     if allowed {
         Ok(user_id)
     } else {
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::Forbidden(Reason::NotPermitted))
     }
 }
 
@@ -525,7 +531,7 @@ pub async fn authorize_street_library<C: ConnectionTrait>(
     if staff_bits.iter().any(|bits| bits & Role::Staff.bit() != 0) {
         Ok(user_id)
     } else {
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::Forbidden(Reason::NotPermitted))
     }
 }
 
@@ -584,7 +590,10 @@ async fn is_platform_admin<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Service
     match flag {
         Some(flag) => Ok(flag),
         // A token for a user who no longer exists.
-        None => Err(ServiceError::Unauthenticated("登录已失效，请重新登录")),
+        None => Err(ServiceError::Unauthenticated(
+            Reason::SessionInvalid,
+            "登录已失效，请重新登录",
+        )),
     }
 }
 

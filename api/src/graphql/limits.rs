@@ -14,10 +14,11 @@
 //! [`admit`] runs both on every operation, whichever way it came (HTTP
 //! POST, GET, or a WebSocket `subscribe`): `crate::http::gate`.
 
+use async_graphql::ServerError;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, ServerError};
 
 use super::MAX_DEPTH;
+use crate::error::Reason;
 
 /// The most fields one document may select (each alias counts; a fragment
 /// counts once however often it is spread). GraphiQL's introspection query
@@ -34,31 +35,27 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// enforces after parsing.
 pub const MAX_TEXT_NESTING: usize = 2 * MAX_DEPTH;
 
-/// The code every refusal of a document carries, as async-graphql's own
-/// validation errors do.
-pub const CODE: &str = "GRAPHQL_VALIDATION_FAILED";
-
-/// A refused document: `extensions.code` [`CODE`] and `extensions.reason`.
-fn refused(message: String, reason: &str) -> ServerError {
+/// A refused document: `GRAPHQL_VALIDATION_FAILED`, as the HTTP layer
+/// codes every document that is not executed, with its reason.
+fn refused(reason: Reason, message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", CODE);
-    extensions.set("reason", reason);
-    error.extensions = Some(extensions);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", reason.code().as_str());
+    extensions.set("reason", reason.as_str());
     error
 }
 
 fn too_many_fields() -> ServerError {
     refused(
+        Reason::TooManyFields,
         format!("查询过大：最多选择{MAX_FIELDS}个字段（含别名）"),
-        "TOO_MANY_FIELDS",
     )
 }
 
 fn too_many_directives() -> ServerError {
     refused(
+        Reason::TooManyDirectives,
         format!("查询过大：最多使用{MAX_DOCUMENT_DIRECTIVES}个指令"),
-        "TOO_MANY_DIRECTIVES",
     )
 }
 
@@ -67,18 +64,18 @@ fn too_many_directives() -> ServerError {
 pub fn precheck(query: &str) -> Result<TextCounts, ServerError> {
     if query.len() > MAX_DOCUMENT_BYTES {
         return Err(refused(
+            Reason::DocumentTooLarge,
             format!(
                 "查询过大：查询文本最多{}KB，长文本请放在 variables 中",
                 MAX_DOCUMENT_BYTES / 1024
             ),
-            "DOCUMENT_TOO_LARGE",
         ));
     }
     let counts = scan(query);
     if counts.nesting > MAX_TEXT_NESTING {
         return Err(refused(
+            Reason::DocumentTooDeep,
             format!("查询嵌套过深：最多{MAX_DEPTH}层"),
-            "DOCUMENT_TOO_DEEP",
         ));
     }
     if counts.fields > MAX_FIELDS {

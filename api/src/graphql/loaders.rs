@@ -185,7 +185,7 @@ impl Loaders {
 pub fn load_error(err: Arc<DbErr>) -> async_graphql::Error {
     if crate::error::database_unreachable(&err) {
         tracing::warn!(error = %err, "loader: the database cannot be reached");
-        return ServiceError::Unavailable(crate::error::DATABASE_UNAVAILABLE).into();
+        return ServiceError::database_unavailable().into();
     }
     ServiceError::internal(anyhow::anyhow!("loader: {err}")).into()
 }

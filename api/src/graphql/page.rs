@@ -5,7 +5,7 @@ use async_graphql::{Context, OutputType, SimpleObject};
 use base64::Engine;
 use uuid::Uuid;
 
-use crate::error::{ServiceError, api_error};
+use crate::error::{Reason, ServiceError, api_error};
 use crate::service::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 
 const CURSOR_PREFIX: &str = "c1:";
@@ -51,12 +51,14 @@ pub fn page_request(
         None => DEFAULT_PAGE_SIZE,
         Some(n) if n < 0 => {
             return Err(api_error(ServiceError::bad_input(
+                Reason::PageSizeOutOfRange,
                 "first",
                 "first 不能为负数",
             )));
         }
         Some(n) if n as u64 > MAX_PAGE_SIZE => {
             return Err(api_error(ServiceError::bad_input(
+                Reason::PageSizeOutOfRange,
                 "first",
                 format!("每页最多{MAX_PAGE_SIZE}条"),
             )));
@@ -65,10 +67,13 @@ pub fn page_request(
     };
     let after = match after {
         None => None,
-        Some(cursor) => Some(
-            decode_cursor(&cursor)
-                .ok_or_else(|| api_error(ServiceError::bad_input("after", "分页游标无效")))?,
-        ),
+        Some(cursor) => Some(decode_cursor(&cursor).ok_or_else(|| {
+            api_error(ServiceError::bad_input(
+                Reason::CursorInvalid,
+                "after",
+                "分页游标无效",
+            ))
+        })?),
     };
     Ok(PageRequest {
         limit,

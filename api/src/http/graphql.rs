@@ -13,6 +13,7 @@ use async_graphql::parser::types::{
 use serde_json::{Map, Value};
 use std::time::Instant;
 
+use crate::error::{ErrorCode, Reason};
 use crate::policy::Actor;
 
 use super::Shared;
@@ -246,7 +247,7 @@ async fn answer(
                     async_graphql::Value::String(code) => Some(code.clone()),
                     _ => None,
                 })
-                .unwrap_or_else(|| "GRAPHQL_VALIDATION_FAILED".to_string())
+                .unwrap_or_else(|| ErrorCode::ValidationFailed.as_str().to_string())
         })
         .collect();
     shared.metrics.observe(
@@ -274,10 +275,9 @@ fn graphql_response(media: MediaType, response: async_graphql::Response) -> Http
                 .as_ref()
                 .is_some_and(|ext| ext.get("code").is_some());
             if !has_code {
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", "GRAPHQL_VALIDATION_FAILED");
+                let extensions = error.extensions.get_or_insert_with(Default::default);
+                extensions.set("code", ErrorCode::ValidationFailed.as_str());
+                extensions.set("reason", Reason::QueryInvalid.as_str());
             }
         }
     }

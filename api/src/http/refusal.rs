@@ -1,8 +1,8 @@
 //! Refusals made before a GraphQL operation runs, over HTTP and WebSocket
 //! alike: each has `extensions.code` (the class a client branches on, as
 //! the service errors have) and `extensions.reason` (what exactly, in
-//! SCREAMING_SNAKE_CASE). [`refusal_error`] is the one function that builds
-//! their error bodies.
+//! SCREAMING_SNAKE_CASE, from the one enum `crate::error::Reason`).
+//! [`refusal_error`] is the one function that builds their error bodies.
 //!
 //! | reason | code | HTTP | socket |
 //! | --- | --- | --- | --- |
@@ -27,15 +27,10 @@ use async_graphql::{ErrorExtensionValues, ServerError};
 use serde_json::json;
 
 use crate::auth::jwt::TokenError;
-use crate::error::ServiceError;
+use crate::error::{Reason, ServiceError};
 use crate::ratelimit::retry_after_secs;
 
 use super::graphql::MediaType;
-
-/// The code of a refused rate limit (also counted in the metrics).
-pub const RATE_LIMITED: &str = "RATE_LIMITED";
-const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-const BAD_REQUEST: &str = "BAD_REQUEST";
 
 /// The WebSocket close code of a socket whose token is no longer valid.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
@@ -63,10 +58,10 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &str, reason: &str, message: &str) -> Self {
+    fn new(status: StatusCode, reason: Reason, message: &str) -> Self {
         Refusal {
             status,
-            error: Box::new(refusal_error(message, code, reason, None)),
+            error: Box::new(refusal_error(message, reason, None)),
             retry_after: None,
             close: None,
         }
@@ -75,14 +70,13 @@ impl Refusal {
     pub fn rate_limited(scope: LimitScope, wait: Duration) -> Self {
         let secs = retry_after_secs(wait);
         let reason = match scope {
-            LimitScope::Ip => "RATE_LIMITED_IP",
-            LimitScope::User => "RATE_LIMITED_USER",
+            LimitScope::Ip => Reason::RateLimitedIp,
+            LimitScope::User => Reason::RateLimitedUser,
         };
         Refusal {
             status: StatusCode::TOO_MANY_REQUESTS,
             error: Box::new(refusal_error(
                 &format!("请求过于频繁，请{secs}秒后再试"),
-                RATE_LIMITED,
                 reason,
                 Some(secs),
             )),
@@ -111,14 +105,12 @@ impl Refusal {
         let refusal = match err {
             TokenError::Expired => Refusal::new(
                 StatusCode::UNAUTHORIZED,
-                UNAUTHENTICATED,
-                "TOKEN_EXPIRED",
+                Reason::TokenExpired,
                 "登录已过期，请刷新登录状态",
             ),
             TokenError::Invalid => Refusal::new(
                 StatusCode::UNAUTHORIZED,
-                UNAUTHENTICATED,
-                "TOKEN_INVALID",
+                Reason::TokenInvalid,
                 "登录凭证无效，请重新登录",
             ),
         };
@@ -134,8 +126,7 @@ impl Refusal {
             close: Some(CLOSE_FORBIDDEN),
             ..Refusal::new(
                 StatusCode::UNAUTHORIZED,
-                UNAUTHENTICATED,
-                "SESSION_REVOKED",
+                Reason::SessionRevoked,
                 "该账号已注销，登录凭证不再有效",
             )
         }
@@ -144,8 +135,7 @@ impl Refusal {
     pub fn body_too_large(limit: usize) -> Self {
         Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            BAD_REQUEST,
-            "BODY_TOO_LARGE",
+            Reason::BodyTooLarge,
             &format!("请求体过大：最多{}KB", limit / 1024),
         )
     }
@@ -153,26 +143,19 @@ impl Refusal {
     pub fn unsupported_media_type() -> Self {
         Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            BAD_REQUEST,
-            "UNSUPPORTED_MEDIA_TYPE",
+            Reason::UnsupportedMediaType,
             "请求须为 application/json",
         )
     }
 
     pub fn malformed(message: &str) -> Self {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            BAD_REQUEST,
-            "MALFORMED_REQUEST",
-            message,
-        )
+        Refusal::new(StatusCode::BAD_REQUEST, Reason::MalformedRequest, message)
     }
 
     pub fn mutation_over_get() -> Self {
         Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            BAD_REQUEST,
-            "MUTATION_OVER_GET",
+            Reason::MutationOverGet,
             "变更操作须使用 POST",
         )
     }
@@ -226,15 +209,10 @@ impl Refusal {
 /// The error of a refusal: `message`, `extensions.code`,
 /// `extensions.reason`, and `extensions.retryAfter` when trying again later
 /// helps.
-pub fn refusal_error(
-    message: &str,
-    code: &str,
-    reason: &str,
-    retry_after: Option<u64>,
-) -> ServerError {
+pub fn refusal_error(message: &str, reason: Reason, retry_after: Option<u64>) -> ServerError {
     let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
-    extensions.set("reason", reason);
+    extensions.set("code", reason.code().as_str());
+    extensions.set("reason", reason.as_str());
     if let Some(secs) = retry_after {
         extensions.set("retryAfter", secs);
     }

@@ -257,7 +257,10 @@ impl GatedExecutor {
             Err(refusal) => return one(Response::from_errors(vec![refusal.error()])),
         };
         if let Err(refused) = gate::admit_document(&mut request) {
-            gate::refused(&self.shared, crate::graphql::limits::CODE);
+            gate::refused(
+                &self.shared,
+                crate::error::ErrorCode::ValidationFailed.as_str(),
+            );
             return one(Response::from_errors(vec![refused]));
         }
         let request = gate::with_caller(&self.shared, actor, request);

@@ -8,7 +8,7 @@ use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect, Set, SqlErr,
+    QuerySelect, Set,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use crate::auth::password::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::auth::wechat::WechatError;
 use crate::crypto::{DataKeys, SealedColumn};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::Actor;
 use crate::service::validate;
 use crate::state::AppState;
@@ -45,22 +45,26 @@ pub async fn wechat_login(state: &AppState, code: &str) -> ServiceResult<AuthSes
         .code2session(&code)
         .await
         .map_err(|err| match err {
-            WechatError::InvalidCode => {
-                ServiceError::bad_input("code", "微信登录凭证无效或已过期，请重新进入小程序")
-            }
-            WechatError::Blocked => ServiceError::Forbidden,
+            WechatError::InvalidCode => ServiceError::bad_input(
+                Reason::WechatCodeInvalid,
+                "code",
+                "微信登录凭证无效或已过期，请重新进入小程序",
+            ),
+            WechatError::Blocked => ServiceError::Forbidden(Reason::WechatUserBlocked),
             WechatError::RateLimited => ServiceError::RateLimited {
+                reason: Reason::WechatRateLimited,
                 message: "微信登录过于频繁，请稍后再试".into(),
                 retry_after_secs: 60,
             },
             // A setting of this deployment, not a fault: the same answer
             // every time, so not INTERNAL.
-            WechatError::NotConfigured => {
-                ServiceError::invalid_state("微信登录尚未配置，请联系社区工作人员")
-            }
+            WechatError::NotConfigured => ServiceError::invalid_state(
+                Reason::WechatNotConfigured,
+                "微信登录尚未配置，请联系社区工作人员",
+            ),
             WechatError::Unavailable(why) => {
                 tracing::warn!(reason = %why, "code2session failed");
-                ServiceError::Unavailable("微信服务繁忙，请稍后再试")
+                ServiceError::wechat_unavailable()
             }
         })?;
 
@@ -119,7 +123,7 @@ pub async fn password_login(
     phone: &str,
     password: &str,
 ) -> ServiceResult<AuthSession> {
-    let refused = || ServiceError::Unauthenticated(LOGIN_REFUSED);
+    let refused = || ServiceError::Unauthenticated(Reason::CredentialsWrong, LOGIN_REFUSED);
     let Ok(phone) = validate::phone("phone", phone) else {
         return Err(refused());
     };
@@ -220,7 +224,8 @@ async fn claim_attempt<C: ConnectionTrait>(
 /// Spends a refresh token and issues the next one of its family. A token that
 /// was already spent means it leaked: the whole family is revoked.
 pub async fn refresh(state: &AppState, presented: &str) -> ServiceResult<AuthSession> {
-    let invalid = || ServiceError::Unauthenticated("登录已失效，请重新登录");
+    let invalid =
+        || ServiceError::Unauthenticated(Reason::SessionInvalid, "登录已失效，请重新登录");
     let now = Utc::now();
     let txn = begin_write(&state.db).await?;
     let Some(token) = refresh_token::Entity::find()
@@ -294,7 +299,10 @@ pub async fn set_password(
     let user = user::Entity::find_by_id(user_id)
         .one(&state.db)
         .await?
-        .ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
+        .ok_or(ServiceError::Unauthenticated(
+            Reason::SessionInvalid,
+            "登录已失效，请重新登录",
+        ))?;
     if user.password_hash.is_some() {
         let current = current_password.unwrap_or_default().to_string();
         if !state
@@ -302,7 +310,11 @@ pub async fn set_password(
             .verify(current, user.password_hash.clone())
             .await
         {
-            return Err(ServiceError::bad_input("currentPassword", "当前密码不正确"));
+            return Err(ServiceError::bad_input(
+                Reason::CurrentPasswordWrong,
+                "currentPassword",
+                "当前密码不正确",
+            ));
         }
     }
     let hash = password::hash_password(new_password.to_string())
@@ -317,16 +329,13 @@ pub async fn set_password(
         .one(&txn)
         .await?;
     if taken.is_some() {
-        return Err(ServiceError::conflict(PHONE_TAKEN));
+        return Err(ServiceError::conflict(Reason::PhoneTaken, PHONE_TAKEN));
     }
     let mut active: user::ActiveModel = user.into();
     active.login_phone_sealed = Set(Some(sealed));
     active.login_phone_blind_index = Set(Some(blind_index));
     active.password_hash = Set(Some(hash));
-    let updated = active
-        .update(&txn)
-        .await
-        .map_err(unique_phone_as_conflict)?;
+    let updated = active.update(&txn).await?;
     audit::record(
         &txn,
         AuditEntry::new("user", user_id, "set_password").actor(Some(user_id)),
@@ -336,15 +345,9 @@ pub async fn set_password(
     Ok(updated)
 }
 
+/// Two people claiming one phone at once: the UNIQUE blind index decides,
+/// and `error::CONSTRAINTS` answers with this same message.
 const PHONE_TAKEN: &str = "该手机号已被其他账号使用";
-
-/// Two people claiming one phone at once: the UNIQUE blind index decides.
-fn unique_phone_as_conflict(err: sea_orm::DbErr) -> ServiceError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::conflict(PHONE_TAKEN),
-        _ => ServiceError::from(err),
-    }
-}
 
 /// Whether an access token's user may still act: the user exists and has
 /// not erased their account. Checked for every request that carries a token.
@@ -377,6 +380,7 @@ pub fn check_password_strength(field: &'static str, password: &str) -> ServiceRe
     let chars = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
         return Err(ServiceError::bad_input(
+            Reason::PasswordLengthInvalid,
             field,
             format!("密码长度须为{MIN_PASSWORD_CHARS}到{MAX_PASSWORD_CHARS}个字符"),
         ));
@@ -466,7 +470,10 @@ pub async fn create_password_user<C: ConnectionTrait>(
         .one(db)
         .await?;
     if existing.is_some() {
-        return Err(ServiceError::conflict("该手机号已有账号"));
+        return Err(ServiceError::conflict(
+            Reason::PhoneTaken,
+            "该手机号已有账号",
+        ));
     }
     let id = Uuid::now_v7();
     let created = user::ActiveModel {
@@ -484,11 +491,7 @@ pub async fn create_password_user<C: ConnectionTrait>(
         erased_at: Set(None),
     }
     .insert(db)
-    .await
-    .map_err(|err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::conflict("该手机号已有账号"),
-        _ => ServiceError::from(err),
-    })?;
+    .await?;
     audit::record(
         db,
         AuditEntry::new("user", created.id, "create_password_user"),

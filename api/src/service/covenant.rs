@@ -19,14 +19,14 @@ use entity::org::region_officer::OfficerRole;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, RegionPermission};
 use crate::service::page::{Page, PageRequest};
 use crate::service::validate;
@@ -42,10 +42,15 @@ pub struct ArticleInput {
 
 fn validate_articles(articles: &[ArticleInput]) -> ServiceResult<Vec<(String, String, String)>> {
     if articles.is_empty() {
-        return Err(ServiceError::bad_input("articles", "公约至少要有一条"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "articles",
+            "公约至少要有一条",
+        ));
     }
     if articles.len() > MAX_ARTICLES {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "articles",
             format!("公约最多{MAX_ARTICLES}条"),
         ));
@@ -104,15 +109,16 @@ pub async fn draft(
         .await?;
     let covenant = match existing {
         Some(found) => found,
-        None => covenant::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            community_id: Set(community_id),
-            created_at: Set(now),
-            updated_at: Set(now),
+        None => {
+            covenant::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                community_id: Set(community_id),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await?
         }
-        .insert(&txn)
-        .await
-        .map_err(retry_conflict)?,
     };
     let in_progress = covenant_version::Entity::find()
         .filter(covenant_version::Column::CovenantId.eq(covenant.id))
@@ -124,7 +130,10 @@ pub async fn draft(
         .count(&txn)
         .await?;
     if in_progress > 0 {
-        return Err(ServiceError::conflict("已有一个正在修订的版本，请先完成它"));
+        return Err(ServiceError::conflict(
+            Reason::DraftExists,
+            "已有一个正在修订的版本，请先完成它",
+        ));
     }
     let last: Option<i32> = covenant_version::Entity::find()
         .select_only()
@@ -148,8 +157,7 @@ pub async fn draft(
         in_force_at: Set(None),
     }
     .insert(&txn)
-    .await
-    .map_err(retry_conflict)?;
+    .await?;
     let count = articles.len();
     insert_articles(&txn, &version, articles).await?;
     audit::record(
@@ -165,15 +173,6 @@ pub async fn draft(
     .await?;
     txn.commit().await?;
     Ok(version)
-}
-
-fn retry_conflict(err: sea_orm::DbErr) -> ServiceError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ServiceError::conflict("有人同时在修改公约，请刷新后重试")
-        }
-        _ => err.into(),
-    }
 }
 
 /// Loads a version and the caller's standing in its community.
@@ -202,7 +201,10 @@ pub async fn update_draft(
     let grant = standing.require(Permission::ManageCovenant)?;
     let articles = validate_articles(articles)?;
     if version.status != CovenantStatus::Draft {
-        return Err(ServiceError::invalid_state("只有草稿可以修改"));
+        return Err(ServiceError::invalid_state(
+            Reason::CovenantStatusWrong,
+            "只有草稿可以修改",
+        ));
     }
     let txn = begin_write(db).await?;
     let moved = touch_status(
@@ -253,6 +255,7 @@ async fn touch_status<C: ConnectionTrait>(
     let result = update.exec(db).await?;
     if result.rows_affected != 1 {
         return Err(ServiceError::invalid_state(
+            Reason::StaleState,
             "公约版本状态已变化，请刷新后重试",
         ));
     }
@@ -274,15 +277,23 @@ pub async fn open_comment(
     let now = Utc::now();
     if until <= now {
         return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
             "until",
             "征求意见截止时间须晚于现在",
         ));
     }
     if until > now + chrono::Duration::days(366) {
-        return Err(ServiceError::bad_input("until", "征求意见期不能超过一年"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "until",
+            "征求意见期不能超过一年",
+        ));
     }
     if version.status != CovenantStatus::Draft {
-        return Err(ServiceError::invalid_state("只有草稿可以开始征求意见"));
+        return Err(ServiceError::invalid_state(
+            Reason::CovenantStatusWrong,
+            "只有草稿可以开始征求意见",
+        ));
     }
     let txn = begin_write(db).await?;
     let moved = touch_status(
@@ -324,6 +335,7 @@ pub async fn begin_vote<C: ConnectionTrait>(
         .ok_or(ServiceError::NotFound("公约版本"))?;
     if version.status != CovenantStatus::InComment {
         return Err(ServiceError::invalid_state(
+            Reason::CovenantStatusWrong,
             "只有征求意见中的版本可以付诸表决",
         ));
     }
@@ -332,6 +344,7 @@ pub async fn begin_vote<C: ConnectionTrait>(
         .is_some_and(|until| until > Utc::now())
     {
         return Err(ServiceError::invalid_state(
+            Reason::ConsultationNotOver,
             "征求意见期尚未结束，不能开始表决",
         ));
     }
@@ -387,7 +400,10 @@ pub async fn conclude_vote<C: ConnectionTrait>(
         .exec(db)
         .await?;
     if version.status != CovenantStatus::Voting {
-        return Err(ServiceError::invalid_state("该版本不在表决中"));
+        return Err(ServiceError::invalid_state(
+            Reason::CovenantStatusWrong,
+            "该版本不在表决中",
+        ));
     }
     if !passed {
         let moved = touch_status(
@@ -486,7 +502,10 @@ pub async fn comment(
             .comment_until
             .is_some_and(|until| until > Utc::now());
     if !open {
-        return Err(ServiceError::invalid_state("该版本当前不在征求意见期"));
+        return Err(ServiceError::invalid_state(
+            Reason::CovenantStatusWrong,
+            "该版本当前不在征求意见期",
+        ));
     }
     if let Some(article_id) = article_id {
         let belongs = covenant_article::Entity::find_by_id(article_id)
@@ -494,7 +513,11 @@ pub async fn comment(
             .count(db)
             .await?;
         if belongs == 0 {
-            return Err(ServiceError::bad_input("articleId", "该条款不属于这个版本"));
+            return Err(ServiceError::bad_input(
+                Reason::ReferenceInvalid,
+                "articleId",
+                "该条款不属于这个版本",
+            ));
         }
     }
     insert_comment(db, &version, article_id, None, grant.user_id, body).await
@@ -516,7 +539,11 @@ pub async fn reply(
     let grant = standing.require(Permission::ManageCovenant)?;
     let body = validate::text("body", body, MAX_COMMENT_CHARS)?;
     if parent.parent_id.is_some() {
-        return Err(ServiceError::bad_input("commentId", "请回复居民的原始意见"));
+        return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
+            "commentId",
+            "请回复居民的原始意见",
+        ));
     }
     insert_comment(
         db,
@@ -803,9 +830,9 @@ pub async fn pledge(
     community_id: Uuid,
 ) -> ServiceResult<covenant::Model> {
     let grant = policy::authorize(db, actor, community_id, Permission::ParticipateCovenant).await?;
-    let version = in_force(db, community_id)
-        .await?
-        .ok_or_else(|| ServiceError::invalid_state("本社区尚无生效的公约"))?;
+    let version = in_force(db, community_id).await?.ok_or_else(|| {
+        ServiceError::invalid_state(Reason::NoCovenantInForce, "本社区尚无生效的公约")
+    })?;
     let household_id: Option<Uuid> = membership::Entity::find()
         .select_only()
         .column(membership::Column::HouseholdId)
@@ -825,13 +852,7 @@ pub async fn pledge(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(|err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ServiceError::conflict("您已承诺遵守现行公约")
-        }
-        _ => err.into(),
-    })?;
+    .await?;
     audit::record(
         &txn,
         AuditEntry::new("covenant_pledge", created.id, "pledge")
@@ -921,6 +942,7 @@ pub async fn compare(
     let to = version_visible(db, actor, to_id).await?;
     if from.covenant_id != to.covenant_id {
         return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "toVersionId",
             "只能比较同一份公约的版本",
         ));
@@ -1012,12 +1034,19 @@ pub async fn file(
     let (version, standing) = load_version(db, actor, version_id).await?;
     let grant = standing.require(Permission::OverseeCovenant)?;
     if version.status != CovenantStatus::InForce {
-        return Err(ServiceError::invalid_state("只有生效的公约可以备案"));
+        return Err(ServiceError::invalid_state(
+            Reason::CovenantStatusWrong,
+            "只有生效的公约可以备案",
+        ));
     }
     let today = Utc::now().date_naive();
     let filed_on = filed_on.unwrap_or(today);
     if filed_on > today {
-        return Err(ServiceError::bad_input("filedOn", "备案日期不能晚于今天"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "filedOn",
+            "备案日期不能晚于今天",
+        ));
     }
     let txn = begin_write(db).await?;
     let created = covenant_filing::ActiveModel {
@@ -1029,11 +1058,7 @@ pub async fn file(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(|err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::conflict("该版本已备案"),
-        _ => err.into(),
-    })?;
+    .await?;
     audit::record(
         &txn,
         AuditEntry::new("covenant_filing", created.id, "file")
@@ -1070,7 +1095,11 @@ pub async fn rate(
     let (version, standing) = load_version(db, actor, version_id).await?;
     let grant = standing.require(Permission::OverseeCovenant)?;
     if !(0..=100).contains(&score) {
-        return Err(ServiceError::bad_input("score", "评分须在0到100之间"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "score",
+            "评分须在0到100之间",
+        ));
     }
     let comment = match comment {
         Some(c) if !c.trim().is_empty() => Some(validate::text("comment", c, 1000)?),
@@ -1080,7 +1109,10 @@ pub async fn rate(
         version.status,
         CovenantStatus::InForce | CovenantStatus::Superseded
     ) {
-        return Err(ServiceError::invalid_state("只能评价已生效的公约"));
+        return Err(ServiceError::invalid_state(
+            Reason::CovenantStatusWrong,
+            "只能评价已生效的公约",
+        ));
     }
     let now = Utc::now();
     let txn = begin_write(db).await?;
@@ -1110,8 +1142,7 @@ pub async fn rate(
                 updated_at: Set(now),
             }
             .insert(&txn)
-            .await
-            .map_err(retry_conflict)?,
+            .await?,
             None,
         ),
     };
@@ -1170,10 +1201,15 @@ pub async fn award(
     let grant = standing.require(Permission::OverseeCovenant)?;
     let this_year = Utc::now().year();
     if !(2000..=this_year + 1).contains(&year) {
-        return Err(ServiceError::bad_input("year", "年份不正确"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "year",
+            "年份不正确",
+        ));
     }
     if in_force(db, covenant.community_id).await?.is_none() {
         return Err(ServiceError::invalid_state(
+            Reason::CovenantStatusWrong,
             "尚无生效版本的公约不能评为优秀",
         ));
     }
@@ -1188,13 +1224,7 @@ pub async fn award(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(|err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ServiceError::conflict("该公约本年度已被评为优秀")
-        }
-        _ => err.into(),
-    })?;
+    .await?;
     audit::record(
         &txn,
         AuditEntry::new("covenant_award", created.id, "award")

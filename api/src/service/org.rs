@@ -9,7 +9,7 @@ use entity::org::{household, user};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::crypto::{DataKeys, SealedColumn};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, RegionPermission, Role};
 use crate::service::auth::create_password_user;
 use crate::service::page::{Page, PageRequest};
@@ -50,11 +50,27 @@ pub async fn create_region(
     match (&parent, expected_parent) {
         (None, None) => {}
         (Some(p), Some(expected)) if p.kind == expected => {}
-        (_, None) => return Err(ServiceError::bad_input("parentId", "区不能有上级区域")),
-        (_, Some(RegionKind::District)) => {
-            return Err(ServiceError::bad_input("parentId", "街道的上级必须是区"));
+        (_, None) => {
+            return Err(ServiceError::bad_input(
+                Reason::InvalidField,
+                "parentId",
+                "区不能有上级区域",
+            ));
         }
-        (_, Some(_)) => return Err(ServiceError::bad_input("parentId", "社区的上级必须是街道")),
+        (_, Some(RegionKind::District)) => {
+            return Err(ServiceError::bad_input(
+                Reason::InvalidField,
+                "parentId",
+                "街道的上级必须是区",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(ServiceError::bad_input(
+                Reason::InvalidField,
+                "parentId",
+                "社区的上级必须是街道",
+            ));
+        }
     }
     let actor_id = policy::authorize_region(
         db,
@@ -80,7 +96,10 @@ pub async fn create_region(
         .count(&txn)
         .await?;
     if duplicate > 0 {
-        return Err(ServiceError::conflict("同一上级下已有同名区域"));
+        return Err(ServiceError::conflict(
+            Reason::NameTaken,
+            "同一上级下已有同名区域",
+        ));
     }
     let created = region::ActiveModel {
         id: Set(id),
@@ -92,8 +111,7 @@ pub async fn create_region(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("同一上级下已有同名区域"))?;
+    .await?;
     let mut entry = AuditEntry::new("region", id, "create")
         .actor(Some(actor_id))
         .change(
@@ -181,7 +199,11 @@ pub async fn appoint_officer(
         .await?
         .ok_or(ServiceError::NotFound("区域"))?;
     if !officer_role_fits(input.role, region.kind) {
-        return Err(ServiceError::bad_input("role", "该职务与区域级别不符"));
+        return Err(ServiceError::bad_input(
+            Reason::InvalidField,
+            "role",
+            "该职务与区域级别不符",
+        ));
     }
     let actor_id = policy::authorize_region(
         db,
@@ -201,6 +223,7 @@ pub async fn appoint_officer(
         None => {
             let Some(password) = input.initial_password else {
                 return Err(ServiceError::bad_input(
+                    Reason::FieldRequired,
                     "initialPassword",
                     "该手机号还没有账号，请设置初始密码",
                 ));
@@ -217,8 +240,7 @@ pub async fn appoint_officer(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("此人已担任该职务"))?;
+    .await?;
     audit::record(
         &txn,
         AuditEntry::new("region_officer", appointed.id, "appoint")
@@ -306,10 +328,14 @@ pub async fn update_profile(
 ) -> ServiceResult<user::Model> {
     let user_id = actor.user_id()?;
     let display_name = validate::text("displayName", display_name, 32)?;
-    let user = user::Entity::find_by_id(user_id)
-        .one(db)
-        .await?
-        .ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
+    let user =
+        user::Entity::find_by_id(user_id)
+            .one(db)
+            .await?
+            .ok_or(ServiceError::Unauthenticated(
+                Reason::SessionInvalid,
+                "登录已失效，请重新登录",
+            ))?;
     let mut active: user::ActiveModel = user.into();
     active.display_name = Set(display_name);
     Ok(active.update(db).await?)
@@ -424,13 +450,14 @@ pub async fn join_community(
                 MembershipStatus::Pending | MembershipStatus::Active
             ) =>
         {
-            return Err(ServiceError::conflict(
-                if found.status == MembershipStatus::Pending {
-                    "您已提交入社申请，请等待社区审核"
-                } else {
-                    "您已是该社区成员"
-                },
-            ));
+            return Err(if found.status == MembershipStatus::Pending {
+                ServiceError::conflict(
+                    Reason::MembershipPending,
+                    "您已提交入社申请，请等待社区审核",
+                )
+            } else {
+                ServiceError::conflict(Reason::AlreadyMember, "您已是该社区成员")
+            });
         }
         Some(found) => {
             let before = status_json(&found);
@@ -461,8 +488,7 @@ pub async fn join_community(
                 updated_at: Set(now),
             }
             .insert(&txn)
-            .await
-            .map_err(unique_as_conflict("您已提交入社申请，请等待社区审核"))?;
+            .await?;
             (created, None)
         }
     };
@@ -541,10 +567,13 @@ pub async fn approve_membership(
     let bits = roles_bits(roles)?;
     let (found, standing) = load_for_management(db, actor, membership_id).await?;
     if roles.contains(&Role::Staff) && !standing.allows(Permission::AppointStaff) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     if found.status != MembershipStatus::Pending {
-        return Err(ServiceError::invalid_state("只能审核待审核的入社申请"));
+        return Err(ServiceError::invalid_state(
+            Reason::MembershipStatusWrong,
+            "只能审核待审核的入社申请",
+        ));
     }
     transition(
         db,
@@ -570,7 +599,10 @@ pub async fn reject_membership(
     let reason = validate::text("reason", reason, 500)?;
     let (found, standing) = load_for_management(db, actor, membership_id).await?;
     if found.status != MembershipStatus::Pending {
-        return Err(ServiceError::invalid_state("只能驳回待审核的入社申请"));
+        return Err(ServiceError::invalid_state(
+            Reason::MembershipStatusWrong,
+            "只能驳回待审核的入社申请",
+        ));
     }
     transition(
         db,
@@ -598,10 +630,13 @@ pub async fn set_member_roles(
     let (found, standing) = load_for_management(db, actor, membership_id).await?;
     let staff_changes = (found.roles & Role::Staff.bit()) != (bits & Role::Staff.bit());
     if staff_changes && !standing.allows(Permission::AppointStaff) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     if found.status != MembershipStatus::Active {
-        return Err(ServiceError::invalid_state("只能调整在册成员的角色"));
+        return Err(ServiceError::invalid_state(
+            Reason::MembershipStatusWrong,
+            "只能调整在册成员的角色",
+        ));
     }
     transition(
         db,
@@ -628,10 +663,13 @@ pub async fn remove_member(
     let reason = validate::text("reason", reason, 500)?;
     let (found, standing) = load_for_management(db, actor, membership_id).await?;
     if found.roles & Role::Staff.bit() != 0 && !standing.allows(Permission::AppointStaff) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     if found.status != MembershipStatus::Active {
-        return Err(ServiceError::invalid_state("只能移除在册成员"));
+        return Err(ServiceError::invalid_state(
+            Reason::MembershipStatusWrong,
+            "只能移除在册成员",
+        ));
     }
     transition(
         db,
@@ -663,7 +701,10 @@ pub async fn leave_community(
         .ok_or(ServiceError::NotFound("成员身份"))?;
     let from = found.status;
     if !matches!(from, MembershipStatus::Pending | MembershipStatus::Active) {
-        return Err(ServiceError::invalid_state("您已不在该社区"));
+        return Err(ServiceError::invalid_state(
+            Reason::NotAMember,
+            "您已不在该社区",
+        ));
     }
     let txn = begin_write(db).await?;
     let saved = apply_change(
@@ -780,7 +821,11 @@ pub async fn list_members(
 
 fn roles_bits(roles: &[Role]) -> ServiceResult<i32> {
     if roles.is_empty() {
-        return Err(ServiceError::bad_input("roles", "请至少选择一个角色"));
+        return Err(ServiceError::bad_input(
+            Reason::FieldRequired,
+            "roles",
+            "请至少选择一个角色",
+        ));
     }
     Ok(Role::to_bits(roles))
 }
@@ -799,7 +844,7 @@ async fn load_for_management(
         .ok_or(ServiceError::NotFound("成员申请"))?;
     let standing = policy::standing(db, actor, found.community_id).await?;
     if !standing.allows(Permission::ManageMembers) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     Ok((found, standing))
 }
@@ -854,7 +899,10 @@ async fn apply_change<C: ConnectionTrait>(
         .exec(db)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("该申请已被处理，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "该申请已被处理，请刷新后重试",
+        ));
     }
     membership::Entity::find_by_id(found.id)
         .one(db)
@@ -870,13 +918,6 @@ pub(crate) fn status_json(m: &membership::Model) -> serde_json::Value {
         MembershipStatus::Left => "LEFT",
     };
     json!({"status": status, "roles": m.roles, "reason": m.status_reason})
-}
-
-fn unique_as_conflict(message: &'static str) -> impl Fn(sea_orm::DbErr) -> ServiceError {
-    move |err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::conflict(message),
-        _ => ServiceError::from(err),
-    }
 }
 
 /// A user's memberships as `actor` may see them: all of them for the user

@@ -34,7 +34,7 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::crypto::{DataKeys, SEALED_PREFIX, SealedColumn};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor};
 use crate::service::auth::open_login_phone;
 use crate::service::org::{open_membership_phone, status_json};
@@ -205,10 +205,14 @@ pub async fn export_my_data(
     actor: &Actor,
 ) -> ServiceResult<Value> {
     let user_id = policy::authorize_own_personal_data(actor)?;
-    let me = user::Entity::find_by_id(user_id)
-        .one(db)
-        .await?
-        .ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
+    let me =
+        user::Entity::find_by_id(user_id)
+            .one(db)
+            .await?
+            .ok_or(ServiceError::Unauthenticated(
+                Reason::SessionInvalid,
+                "登录已失效，请重新登录",
+            ))?;
 
     let memberships = membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
@@ -402,6 +406,7 @@ pub async fn delete_my_account(
     let user_id = policy::authorize_own_personal_data(actor)?;
     if confirmation.trim() != ERASE_CONFIRMATION {
         return Err(ServiceError::bad_input(
+            Reason::InvalidField,
             "confirmation",
             format!("请输入“{ERASE_CONFIRMATION}”以确认注销账号"),
         ));
@@ -411,7 +416,10 @@ pub async fn delete_my_account(
         .one(&txn)
         .await?
         .filter(|u| u.erased_at.is_none())
-        .ok_or(ServiceError::Unauthenticated("登录已失效，请重新登录"))?;
+        .ok_or(ServiceError::Unauthenticated(
+            Reason::SessionInvalid,
+            "登录已失效，请重新登录",
+        ))?;
     let balances: Vec<i64> = point_account::Entity::find()
         .select_only()
         .column(point_account::Column::Balance)
@@ -423,9 +431,10 @@ pub async fn delete_my_account(
         .await?;
     let points: i64 = balances.iter().sum();
     if points > 0 {
-        return Err(ServiceError::invalid_state(format!(
-            "您还有{points}积分未使用：请先兑换或转赠给家人邻里，再注销账号"
-        )));
+        return Err(ServiceError::invalid_state(
+            Reason::PointsUnspent,
+            format!("您还有{points}积分未使用：请先兑换或转赠给家人邻里，再注销账号"),
+        ));
     }
     let reserved = redemption::Entity::find()
         .filter(redemption::Column::UserId.eq(user_id))
@@ -434,6 +443,7 @@ pub async fn delete_my_account(
         .await?;
     if reserved > 0 {
         return Err(ServiceError::invalid_state(
+            Reason::RedemptionPending,
             "您还有未领取的积分兑换：请先领取或取消，再注销账号",
         ));
     }

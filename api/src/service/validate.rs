@@ -1,18 +1,20 @@
 //! Input checks shared by the services. Each names the GraphQL field it checks.
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 
 /// Trims `value` and checks it has 1..=max characters.
 pub fn text(field: &'static str, value: &str, max_chars: usize) -> ServiceResult<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(ServiceError::bad_input(
+            Reason::FieldRequired,
             field,
             format!("{}不能为空", label(field)),
         ));
     }
     if trimmed.chars().count() > max_chars {
         return Err(ServiceError::bad_input(
+            Reason::TextTooLong,
             field,
             format!("{}不能超过{max_chars}个字", label(field)),
         ));
@@ -30,7 +32,11 @@ pub fn phone(field: &'static str, value: &str) -> ServiceResult<String> {
     if valid {
         Ok(digits.to_string())
     } else {
-        Err(ServiceError::bad_input(field, "请输入正确的11位手机号"))
+        Err(ServiceError::bad_input(
+            Reason::PhoneMalformed,
+            field,
+            "请输入正确的11位手机号",
+        ))
     }
 }
 

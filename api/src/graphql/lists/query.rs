@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::types::*;
-use crate::error::{ServiceError, api_error};
+use crate::error::{Reason, ServiceError, api_error};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{parse_id, parse_opt_id};
 use crate::graphql::page::{LinliConnection, connection, page_request_for};
@@ -301,6 +301,7 @@ fn suggestions(first: Option<i32>) -> Result<usize> {
         None => Ok(10),
         Some(n) if (1..=matching::MAX_SUGGESTIONS as i32).contains(&n) => Ok(n as usize),
         Some(_) => Err(api_error(ServiceError::bad_input(
+            Reason::PageSizeOutOfRange,
             "first",
             format!("first 必须在1到{}之间", matching::MAX_SUGGESTIONS),
         ))),

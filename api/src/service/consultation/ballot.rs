@@ -42,10 +42,10 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role, Standing};
 use crate::service::consultation::tally_feed::{self, TallyPublisher};
-use crate::service::consultation::{outbox, proposal, settings, unique_as_conflict};
+use crate::service::consultation::{outbox, proposal, settings};
 use crate::service::covenant;
 use crate::service::page::{Page, PageRequest};
 
@@ -346,6 +346,7 @@ pub async fn open_ballot(
         ),
         _ => {
             return Err(ServiceError::bad_input(
+                Reason::FieldRequired,
                 "proposalId",
                 "请指定一个议题或一个公约版本（二选一）",
             ));
@@ -357,11 +358,12 @@ pub async fn open_ballot(
         return Err(ServiceError::NotFound(target.noun()));
     }
     if !standing.allows(Permission::ManageConsultation) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     // A covenant is the whole community's: its councils do not adopt it.
     if matches!(target, Target::Covenant(_)) && input.electorate == Electorate::Council {
         return Err(ServiceError::bad_input(
+            Reason::InvalidField,
             "electorate",
             "公约须由全体居民或各户表决，不能只由议事会表决",
         ));
@@ -370,18 +372,24 @@ pub async fn open_ballot(
     let opens_at = std::cmp::max(input.opens_at.unwrap_or(now), now);
     if input.closes_at <= opens_at {
         return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
             "closesAt",
             "截止时间须晚于开始时间",
         ));
     }
     if input.closes_at - opens_at > Duration::days(MAX_BALLOT_DAYS) {
         return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
             "closesAt",
             format!("表决期不能超过{MAX_BALLOT_DAYS}天"),
         ));
     }
     if input.quorum < 1 {
-        return Err(ServiceError::bad_input("quorum", "法定投票数至少为1"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "quorum",
+            "法定投票数至少为1",
+        ));
     }
     let council_id = match (&target, input.electorate) {
         (Target::Proposal(p), Electorate::Council) => {
@@ -392,7 +400,10 @@ pub async fn open_ballot(
     if let Target::Proposal(p) = &target
         && p.status != ProposalStatus::Accepted
     {
-        return Err(ServiceError::invalid_state("只有已受理的议题才能发起表决"));
+        return Err(ServiceError::invalid_state(
+            Reason::ProposalStatusWrong,
+            "只有已受理的议题才能发起表决",
+        ));
     }
     let scheduled = opens_at > now;
     let txn = begin_write(db).await?;
@@ -426,8 +437,7 @@ pub async fn open_ballot(
         created_at: Set(now),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("该议题或公约版本已有未结束的表决"))?;
+    .await?;
     if input.secret {
         ballot_secret_tally::ActiveModel {
             ballot_id: Set(created.id),
@@ -442,11 +452,13 @@ pub async fn open_ballot(
     let size = eligible_units(&txn, &created).await?.len() as i32;
     if size == 0 {
         return Err(ServiceError::invalid_state(
+            Reason::NoEligibleVoters,
             "没有符合条件的投票人，无法发起表决",
         ));
     }
     if input.quorum > size {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "quorum",
             format!("法定投票数不能超过投票人总数（{size}）"),
         ));
@@ -551,7 +563,11 @@ async fn council_for(
         let found = council::Entity::find_by_id(id).one(db).await?;
         return match found {
             Some(c) if c.community_id == community_id => Ok(c.id),
-            _ => Err(ServiceError::bad_input("councilId", "议事会不存在")),
+            _ => Err(ServiceError::bad_input(
+                Reason::ReferenceInvalid,
+                "councilId",
+                "议事会不存在",
+            )),
         };
     }
     let meetings: Vec<Uuid> = meeting_agenda_item::Entity::find()
@@ -580,8 +596,13 @@ async fn council_for(
         .await?;
     match councils.as_slice() {
         [only] => Ok(*only),
-        [] => Err(ServiceError::bad_input("councilId", "本社区还没有议事会")),
+        [] => Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
+            "councilId",
+            "本社区还没有议事会",
+        )),
         _ => Err(ServiceError::bad_input(
+            Reason::FieldRequired,
             "councilId",
             "本社区有多个议事会，请指定由哪个议事会表决",
         )),
@@ -683,7 +704,10 @@ async fn fix_electorate<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     if opened.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("表决已开始"));
+        return Err(ServiceError::invalid_state(
+            Reason::BallotStarted,
+            "表决已开始",
+        ));
     }
     find_ballot(txn, found.id).await
 }
@@ -779,8 +803,14 @@ fn ballot_json(b: &ballot::Model) -> serde_json::Value {
 fn check_open(found: &ballot::Model) -> ServiceResult<()> {
     match found.status {
         BallotStatus::Open if found.closes_at > Utc::now() => Ok(()),
-        BallotStatus::Scheduled => Err(ServiceError::invalid_state("表决尚未开始")),
-        _ => Err(ServiceError::invalid_state("表决已结束")),
+        BallotStatus::Scheduled => Err(ServiceError::invalid_state(
+            Reason::BallotNotOpen,
+            "表决尚未开始",
+        )),
+        _ => Err(ServiceError::invalid_state(
+            Reason::BallotClosed,
+            "表决已结束",
+        )),
     }
 }
 
@@ -796,7 +826,7 @@ pub async fn cast_vote(
 ) -> ServiceResult<ballot::Model> {
     let (_, standing) = load(db, actor, ballot_id).await?;
     if !standing.is_member() {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let user_id = standing.user_id;
     let txn = begin_write(db).await?;
@@ -809,7 +839,7 @@ pub async fn cast_vote(
         None => {
             let elector = elector_of(&txn, ballot_id, user_id)
                 .await?
-                .ok_or(ServiceError::Forbidden)?;
+                .ok_or(ServiceError::Forbidden(Reason::NotPermitted))?;
             refuse_if_delegated(&txn, ballot_id, user_id).await?;
             let before = write_vote(
                 &txn,
@@ -839,10 +869,10 @@ pub async fn cast_vote(
                 .filter(ballot_proxy::Column::Status.ne(ProxyStatus::Revoked))
                 .one(&txn)
                 .await?
-                .ok_or(ServiceError::Forbidden)?;
+                .ok_or(ServiceError::Forbidden(Reason::NotPermitted))?;
             let elector = elector_of(&txn, ballot_id, principal)
                 .await?
-                .ok_or(ServiceError::Forbidden)?;
+                .ok_or(ServiceError::Forbidden(Reason::NotPermitted))?;
             let before = write_vote(
                 &txn,
                 &found,
@@ -862,7 +892,7 @@ pub async fn cast_vote(
                     .exec(&txn)
                     .await?;
                 if used.rows_affected != 1 {
-                    return Err(ServiceError::conflict("委托已被撤销"));
+                    return Err(ServiceError::conflict(Reason::ProxyRevoked, "委托已被撤销"));
                 }
             }
             entry.on_behalf_of = Some(principal);
@@ -899,16 +929,23 @@ pub async fn record_paper_vote(
 ) -> ServiceResult<ballot::Model> {
     let (_, standing) = load(db, actor, ballot_id).await?;
     if !standing.allows(Permission::ManageConsultation) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let txn = begin_write(db).await?;
     let found = lock_ballot(&txn, ballot_id, false).await?;
     check_open(&found)?;
     let elector = elector_of(&txn, ballot_id, voter_id)
         .await?
-        .ok_or_else(|| ServiceError::bad_input("voterId", "该居民不在本次表决的投票人名单中"))?;
+        .ok_or_else(|| {
+            ServiceError::bad_input(
+                Reason::ReferenceInvalid,
+                "voterId",
+                "该居民不在本次表决的投票人名单中",
+            )
+        })?;
     if !is_active_member(&txn, found.community_id, voter_id).await? {
         return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "voterId",
             "该居民已不是本社区在册成员",
         ));
@@ -1003,8 +1040,12 @@ async fn refuse_if_delegated<C: ConnectionTrait>(
         .one(db)
         .await?;
     match standing_proxy.map(|p| p.status) {
-        Some(ProxyStatus::Used) => Err(ServiceError::conflict("已由受托人代为投票")),
+        Some(ProxyStatus::Used) => Err(ServiceError::conflict(
+            Reason::VotedByProxy,
+            "已由受托人代为投票",
+        )),
         Some(_) => Err(ServiceError::conflict(
+            Reason::ProxyGiven,
             "您已委托他人代为投票，如需亲自投票请先撤销委托",
         )),
         None => Ok(()),
@@ -1036,8 +1077,7 @@ async fn write_vote<C: ConnectionTrait>(
     if found.secret {
         ballot_vote::Entity::insert(row)
             .exec_without_returning(txn)
-            .await
-            .map_err(unique_as_conflict("已投过票：不记名投票不能重复投票或更改"))?;
+            .await?;
         // Every counter is rewritten by every vote (+0 or +1), so the row
         // itself never shows which one this vote moved.
         let (f, a, b) = match choice {
@@ -1104,8 +1144,10 @@ async fn write_vote<C: ConnectionTrait>(
         return Err(match now_there {
             Some(v) => check_replaceable(&v, method, recorded_by)
                 .err()
-                .unwrap_or_else(|| ServiceError::conflict("投票冲突，请重试")),
-            None => ServiceError::conflict("投票冲突，请重试"),
+                .unwrap_or_else(|| {
+                    ServiceError::conflict(Reason::VoteConflict, "投票冲突，请重试")
+                }),
+            None => ServiceError::conflict(Reason::VoteConflict, "投票冲突，请重试"),
         });
     }
     Ok(existing.and_then(|v| v.choice))
@@ -1117,21 +1159,29 @@ fn check_replaceable(
     recorded_by: Option<Uuid>,
 ) -> ServiceResult<()> {
     match (existing.method, method) {
-        (VoteMethod::Paper, VoteMethod::Online) | (VoteMethod::Paper, VoteMethod::Proxy) => Err(
-            ServiceError::conflict("已由工作人员登记纸质选票，不能再在线投票"),
-        ),
-        (VoteMethod::Online, VoteMethod::Paper) | (VoteMethod::Proxy, VoteMethod::Paper) => Err(
-            ServiceError::conflict("该投票人已在线投票，不能再登记纸质选票"),
-        ),
-        (VoteMethod::Proxy, VoteMethod::Online) => {
-            Err(ServiceError::conflict("已由受托人代为投票"))
+        (VoteMethod::Paper, VoteMethod::Online) | (VoteMethod::Paper, VoteMethod::Proxy) => {
+            Err(ServiceError::conflict(
+                Reason::VotedOnPaper,
+                "已由工作人员登记纸质选票，不能再在线投票",
+            ))
         }
+        (VoteMethod::Online, VoteMethod::Paper) | (VoteMethod::Proxy, VoteMethod::Paper) => {
+            Err(ServiceError::conflict(
+                Reason::VotedInPerson,
+                "该投票人已在线投票，不能再登记纸质选票",
+            ))
+        }
+        (VoteMethod::Proxy, VoteMethod::Online) => Err(ServiceError::conflict(
+            Reason::VotedByProxy,
+            "已由受托人代为投票",
+        )),
         (VoteMethod::Online, VoteMethod::Proxy) => Err(ServiceError::conflict(
+            Reason::VotedInPerson,
             "本人（或同户家人）已投票，受托人不能再投",
         )),
-        (VoteMethod::Proxy, VoteMethod::Proxy) if existing.recorded_by != recorded_by => {
-            Err(ServiceError::conflict("已由其他受托人代为投票"))
-        }
+        (VoteMethod::Proxy, VoteMethod::Proxy) if existing.recorded_by != recorded_by => Err(
+            ServiceError::conflict(Reason::VotedByProxy, "已由其他受托人代为投票"),
+        ),
         _ => Ok(()),
     }
 }
@@ -1150,7 +1200,11 @@ pub async fn grant_proxy(
     let (_, standing) = load(db, actor, ballot_id).await?;
     let user_id = standing.user_id;
     if holder_id == user_id {
-        return Err(ServiceError::bad_input("holderId", "不能委托给自己"));
+        return Err(ServiceError::bad_input(
+            Reason::SelfReference,
+            "holderId",
+            "不能委托给自己",
+        ));
     }
     let txn = begin_write(db).await?;
     // Exclusive: two grants to one holder must not both pass the limit.
@@ -1158,9 +1212,10 @@ pub async fn grant_proxy(
     check_open(&found)?;
     let elector = elector_of(&txn, ballot_id, user_id)
         .await?
-        .ok_or(ServiceError::Forbidden)?;
+        .ok_or(ServiceError::Forbidden(Reason::NotPermitted))?;
     if !is_active_member(&txn, found.community_id, holder_id).await? {
         return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "holderId",
             "受托人须为本社区在册成员",
         ));
@@ -1169,6 +1224,7 @@ pub async fn grant_proxy(
         && elector_of(&txn, ballot_id, holder_id).await?.is_none()
     {
         return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "holderId",
             "议事会表决只能委托给其他议事会成员",
         ));
@@ -1178,7 +1234,10 @@ pub async fn grant_proxy(
         .await?
         .is_some()
     {
-        return Err(ServiceError::conflict("已投票，不能再委托"));
+        return Err(ServiceError::conflict(
+            Reason::VotedInPerson,
+            "已投票，不能再委托",
+        ));
     }
     let limit = settings::settings_of(&txn, found.community_id)
         .await?
@@ -1190,9 +1249,10 @@ pub async fn grant_proxy(
         .count(&txn)
         .await? as i32;
     if held >= limit {
-        return Err(ServiceError::conflict(format!(
-            "受托人在本次表决中已受托{held}票，达到社区上限"
-        )));
+        return Err(ServiceError::conflict(
+            Reason::ProxyLimitReached,
+            format!("受托人在本次表决中已受托{held}票，达到社区上限"),
+        ));
     }
     let created = ballot_proxy::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -1205,8 +1265,7 @@ pub async fn grant_proxy(
         ended_at: Set(None),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("您已委托他人，如需更换请先撤销"))?;
+    .await?;
     audit::record(
         &txn,
         AuditEntry::new("ballot_proxy", created.id, "grant")
@@ -1246,6 +1305,7 @@ pub async fn revoke_proxy(
         .await?;
     if revoked.rows_affected != 1 {
         return Err(ServiceError::invalid_state(
+            Reason::ProxyNotRevocable,
             "委托已使用或已撤销，不能再撤销",
         ));
     }
@@ -1298,17 +1358,19 @@ pub async fn close_ballot(
 ) -> ServiceResult<ballot::Model> {
     let (found, standing) = load(db, actor, ballot_id).await?;
     if !standing.allows(Permission::ManageConsultation) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     if found.status != BallotStatus::Open {
-        return Err(ServiceError::invalid_state(match found.status {
-            BallotStatus::Scheduled => "表决尚未开始",
-            _ => "表决已结束",
-        }));
+        return Err(match found.status {
+            BallotStatus::Scheduled => {
+                ServiceError::invalid_state(Reason::BallotNotOpen, "表决尚未开始")
+            }
+            _ => ServiceError::invalid_state(Reason::BallotClosed, "表决已结束"),
+        });
     }
     close_now(db, hub, ballot_id, Some(standing.user_id))
         .await?
-        .ok_or_else(|| ServiceError::invalid_state("表决已结束"))
+        .ok_or_else(|| ServiceError::invalid_state(Reason::BallotClosed, "表决已结束"))
 }
 
 /// Closes every OPEN ballot whose time is up (the background task; safe with

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission};
 use crate::service::validate;
 
@@ -41,8 +41,7 @@ pub async fn create_council(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(super::unique_as_conflict("本社区已有同名议事会"))?;
+    .await?;
     insert_members(&txn, &created, &members).await?;
     audit::record(
         &txn,
@@ -176,12 +175,14 @@ async fn check_members(
     let wanted: BTreeSet<Uuid> = member_ids.iter().copied().collect();
     if wanted.is_empty() {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "memberIds",
             "议事会至少要有一名成员",
         ));
     }
     if wanted.len() > MAX_COUNCIL_MEMBERS {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "memberIds",
             format!("议事会成员不能超过{MAX_COUNCIL_MEMBERS}人"),
         ));
@@ -197,6 +198,7 @@ async fn check_members(
         .await?;
     if active.len() != wanted.len() {
         return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "memberIds",
             "议事会成员须为本社区在册成员",
         ));

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Standing};
 use crate::service::consultation::{council, outbox};
 use crate::service::page::{Page, PageRequest};
@@ -87,16 +87,21 @@ pub async fn schedule_meeting(
         return Err(ServiceError::NotFound("议事会"));
     }
     if !standing.allows(Permission::ManageConsultation) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let title = validate::text("title", input.title, 100)?;
     let now = Utc::now();
     if input.starts_at < now - Duration::hours(1) {
-        return Err(ServiceError::bad_input("startsAt", "会议时间不能早于现在"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "startsAt",
+            "会议时间不能早于现在",
+        ));
     }
     let ends_at = input.ends_at.unwrap_or(input.starts_at + DEFAULT_LENGTH);
     if ends_at <= input.starts_at || ends_at - input.starts_at > Duration::hours(12) {
         return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
             "endsAt",
             "结束时间须晚于开始时间，且会议不超过12小时",
         ));
@@ -105,6 +110,7 @@ pub async fn schedule_meeting(
     let online_url = optional_text("onlineUrl", input.online_url, 500)?;
     if matches!(input.mode, MeetingMode::Online | MeetingMode::Hybrid) && online_url.is_none() {
         return Err(ServiceError::bad_input(
+            Reason::FieldRequired,
             "onlineUrl",
             "线上会议请填写会议链接",
         ));
@@ -112,6 +118,7 @@ pub async fn schedule_meeting(
     let members = council::member_ids_of(db, found_council.id).await?.len() as i32;
     if input.quorum < 1 || input.quorum > members {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "quorum",
             format!("法定人数须在1到议事会成员数（{members}）之间"),
         ));
@@ -124,6 +131,7 @@ pub async fn schedule_meeting(
     }
     if agenda.len() > MAX_AGENDA {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "proposalIds",
             format!("议程最多{MAX_AGENDA}项"),
         ));
@@ -136,6 +144,7 @@ pub async fn schedule_meeting(
         .await? as usize;
     if on_agenda != agenda.len() {
         return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "proposalIds",
             "议程只能列入本社区已受理（或表决中）的议题",
         ));
@@ -239,10 +248,14 @@ pub async fn check_in(
     let (attendee, method, recorded_by) = match member_id {
         Some(member) => {
             if !standing.allows(Permission::ManageConsultation) {
-                return Err(ServiceError::Forbidden);
+                return Err(ServiceError::Forbidden(Reason::NotPermitted));
             }
             if !council::is_council_member(db, found.council_id, member).await? {
-                return Err(ServiceError::bad_input("userId", "此人不是该议事会成员"));
+                return Err(ServiceError::bad_input(
+                    Reason::ReferenceInvalid,
+                    "userId",
+                    "此人不是该议事会成员",
+                ));
             }
             (member, AttendanceMethod::Staff, Some(standing.user_id))
         }
@@ -250,14 +263,22 @@ pub async fn check_in(
             if !standing.is_member()
                 || !council::is_council_member(db, found.council_id, standing.user_id).await?
             {
-                return Err(ServiceError::Forbidden);
+                return Err(ServiceError::Forbidden(Reason::NotPermitted));
             }
             match code.map(str::trim) {
                 None | Some("") => {
-                    return Err(ServiceError::bad_input("code", "请输入会议签到码"));
+                    return Err(ServiceError::bad_input(
+                        Reason::FieldRequired,
+                        "code",
+                        "请输入会议签到码",
+                    ));
                 }
                 Some(given) if given != found.check_in_code => {
-                    return Err(ServiceError::bad_input("code", "签到码不正确"));
+                    return Err(ServiceError::bad_input(
+                        Reason::CheckInCodeWrong,
+                        "code",
+                        "签到码不正确",
+                    ));
                 }
                 Some(_) => {}
             }
@@ -267,6 +288,7 @@ pub async fn check_in(
     let now = Utc::now();
     if now < found.starts_at - CHECK_IN_OPENS_BEFORE || now > found.ends_at {
         return Err(ServiceError::invalid_state(
+            Reason::OutsideCheckInWindow,
             "不在签到时间内（会前30分钟至会议结束）",
         ));
     }
@@ -319,11 +341,14 @@ pub async fn record_minutes(
 ) -> ServiceResult<MeetingView> {
     let (found, standing) = load(db, actor, meeting_id).await?;
     if !standing.allows(Permission::ManageConsultation) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let minutes = validate::text("minutes", minutes, 20_000)?;
     if Utc::now() < found.starts_at {
-        return Err(ServiceError::invalid_state("会议尚未开始，不能记录纪要"));
+        return Err(ServiceError::invalid_state(
+            Reason::MeetingNotStarted,
+            "会议尚未开始，不能记录纪要",
+        ));
     }
     let txn = begin_write(db).await?;
     let mut update = meeting::Entity::update_many()
@@ -384,7 +409,7 @@ pub async fn list_meetings(
 ) -> ServiceResult<Page<MeetingView>> {
     let standing = policy::standing(db, actor, community_id).await?;
     if !standing.allows(Permission::ViewConsultation) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let condition = Condition::all().add(meeting::Column::CommunityId.eq(community_id));
     let total = page

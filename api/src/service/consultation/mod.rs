@@ -19,22 +19,3 @@ pub mod outbox;
 pub mod proposal;
 pub mod settings;
 pub mod tally_feed;
-
-use sea_orm::{DbErr, SqlErr};
-
-use crate::error::ServiceError;
-
-pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
-/// Maps a unique-key violation to CONFLICT with `message`; other errors stay internal.
-pub(crate) fn unique_as_conflict(message: &'static str) -> impl Fn(DbErr) -> ServiceError {
-    move |err| {
-        if is_unique_violation(&err) {
-            ServiceError::conflict(message)
-        } else {
-            ServiceError::from(err)
-        }
-    }
-}

@@ -21,9 +21,9 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Standing};
-use crate::service::consultation::{outbox, settings, unique_as_conflict};
+use crate::service::consultation::{outbox, settings};
 use crate::service::page::{Page, PageRequest};
 use crate::service::validate;
 
@@ -84,7 +84,7 @@ fn require(standing: &Standing, permission: Permission) -> ServiceResult<()> {
     if standing.allows(permission) {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::Forbidden(Reason::NotPermitted))
     }
 }
 
@@ -147,7 +147,7 @@ pub async fn edit_proposal(
 ) -> ServiceResult<proposal::Model> {
     let (found, standing) = load(db, actor, id).await?;
     if found.author_id != standing.user_id {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let title = validate::text("title", title, TITLE_MAX)?;
     let description = validate::text("description", description, DESCRIPTION_MAX)?;
@@ -163,6 +163,7 @@ pub async fn edit_proposal(
         .await?;
     if updated.rows_affected != 1 {
         return Err(ServiceError::invalid_state(
+            Reason::ProposalLocked,
             "议题已有人附议或已进入审核，不能再修改",
         ));
     }
@@ -195,7 +196,10 @@ pub async fn second_proposal(
     require(&standing, Permission::TakePartInConsultation)?;
     let user_id = standing.user_id;
     if found.author_id == user_id {
-        return Err(ServiceError::invalid_state("不能附议自己提出的议题"));
+        return Err(ServiceError::invalid_state(
+            Reason::OwnProposal,
+            "不能附议自己提出的议题",
+        ));
     }
     let txn = begin_write(db).await?;
     proposal_second::ActiveModel {
@@ -205,8 +209,7 @@ pub async fn second_proposal(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("您已附议过该议题"))?;
+    .await?;
     let counted = proposal::Entity::update_many()
         .col_expr(
             proposal::Column::SecondCount,
@@ -220,7 +223,10 @@ pub async fn second_proposal(
         .exec(&txn)
         .await?;
     if counted.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("该议题已不再征集附议"));
+        return Err(ServiceError::invalid_state(
+            Reason::SecondingClosed,
+            "该议题已不再征集附议",
+        ));
     }
     audit::record(
         &txn,
@@ -337,7 +343,10 @@ pub async fn accept_proposal(
     let (found, standing) = load(db, actor, id).await?;
     require(&standing, Permission::ManageConsultation)?;
     if found.status != ProposalStatus::Eligible {
-        return Err(ServiceError::invalid_state("只有附议已达标的议题才能受理"));
+        return Err(ServiceError::invalid_state(
+            Reason::ProposalStatusWrong,
+            "只有附议已达标的议题才能受理",
+        ));
     }
     transition(
         db,
@@ -372,6 +381,7 @@ pub async fn reject_proposal(
     let reason = validate::text("reason", reason, 500)?;
     if !REJECTABLE.contains(&found.status) {
         return Err(ServiceError::invalid_state(
+            Reason::ProposalStatusWrong,
             "该议题已进入表决或已结束，不能驳回",
         ));
     }
@@ -403,6 +413,7 @@ pub async fn merge_proposal(
     require(&standing, Permission::ManageConsultation)?;
     if id == into_id {
         return Err(ServiceError::bad_input(
+            Reason::SelfReference,
             "intoProposalId",
             "不能合并到议题自身",
         ));
@@ -412,7 +423,10 @@ pub async fn merge_proposal(
         return Err(ServiceError::NotFound("议题"));
     }
     if !REJECTABLE.contains(&source.status) || !REJECTABLE.contains(&target.status) {
-        return Err(ServiceError::invalid_state("只能合并尚未进入表决的议题"));
+        return Err(ServiceError::invalid_state(
+            Reason::ProposalStatusWrong,
+            "只能合并尚未进入表决的议题",
+        ));
     }
     let txn = begin_write(db).await?;
     let merged = proposal::Entity::update_many()
@@ -431,7 +445,10 @@ pub async fn merge_proposal(
         .exec(&txn)
         .await?;
     if merged.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("该议题已被处理，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "该议题已被处理，请刷新后重试",
+        ));
     }
     // Seconds carry over: the source's seconders and author, less those
     // already seconding the target and the target's author.
@@ -480,6 +497,7 @@ pub async fn merge_proposal(
         .await?;
     if recounted.rows_affected != 1 {
         return Err(ServiceError::invalid_state(
+            Reason::StaleState,
             "目标议题已被处理，请刷新后重试",
         ));
     }
@@ -518,6 +536,7 @@ pub async fn mark_done(
     require(&standing, Permission::ManageConsultation)?;
     if found.status != ProposalStatus::Passed {
         return Err(ServiceError::invalid_state(
+            Reason::ProposalStatusWrong,
             "只有表决通过的议题才能标记为已办结",
         ));
     }
@@ -577,7 +596,10 @@ async fn transition(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("该议题已被处理，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "该议题已被处理，请刷新后重试",
+        ));
     }
     let saved = find_proposal(&txn, found.id).await?;
     audit::record(
@@ -611,10 +633,10 @@ pub(crate) async fn move_status<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state(format!(
-            "议题当前状态不是{}",
-            status_label(from)
-        )));
+        return Err(ServiceError::invalid_state(
+            Reason::ProposalStatusWrong,
+            format!("议题当前状态不是{}", status_label(from)),
+        ));
     }
     let after = find_proposal(txn, id).await?;
     audit::record(
@@ -741,12 +763,19 @@ pub async fn comment_proposal(
     require(&standing, Permission::TakePartInConsultation)?;
     let body = validate::text("body", body, COMMENT_MAX)?;
     if !COMMENTABLE.contains(&found.status) {
-        return Err(ServiceError::invalid_state("该议题已结束讨论"));
+        return Err(ServiceError::invalid_state(
+            Reason::DiscussionClosed,
+            "该议题已结束讨论",
+        ));
     }
     if let Some(parent) = parent_id {
         let parent = proposal_comment::Entity::find_by_id(parent).one(db).await?;
         if parent.map(|c| c.proposal_id) != Some(proposal_id) {
-            return Err(ServiceError::bad_input("parentId", "回复的评论不存在"));
+            return Err(ServiceError::bad_input(
+                Reason::ReferenceInvalid,
+                "parentId",
+                "回复的评论不存在",
+            ));
         }
     }
     let txn = begin_write(db).await?;
@@ -826,7 +855,10 @@ pub async fn hide_comment(
         .exec(&txn)
         .await?;
     if hidden.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("该评论已被隐藏"));
+        return Err(ServiceError::invalid_state(
+            Reason::CommentHidden,
+            "该评论已被隐藏",
+        ));
     }
     audit::record(
         &txn,
@@ -859,7 +891,7 @@ pub async fn report_comment(
 ) -> ServiceResult<CommentView> {
     let (found, standing) = load_comment(db, actor, comment_id).await?;
     if !standing.is_member() {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let reason = validate::text("reason", reason, 500)?;
     let txn = begin_write(db).await?;
@@ -871,8 +903,7 @@ pub async fn report_comment(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("您已举报过该评论"))?;
+    .await?;
     proposal_comment::Entity::update_many()
         .col_expr(
             proposal_comment::Column::ReportCount,
@@ -948,14 +979,21 @@ pub async fn rate_proposal(
     let (found, standing) = load(db, actor, proposal_id).await?;
     require(&standing, Permission::TakePartInConsultation)?;
     if !(1..=5).contains(&score) {
-        return Err(ServiceError::bad_input("score", "评分须为1到5分"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "score",
+            "评分须为1到5分",
+        ));
     }
     let comment = match comment {
         Some(text) if !text.trim().is_empty() => Some(validate::text("comment", text, 500)?),
         _ => None,
     };
     if found.status != ProposalStatus::Done {
-        return Err(ServiceError::invalid_state("议题办结后才能评价"));
+        return Err(ServiceError::invalid_state(
+            Reason::ProposalStatusWrong,
+            "议题办结后才能评价",
+        ));
     }
     let now = Utc::now();
     let txn = begin_write(db).await?;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission};
 
 pub const DEFAULT_SECONDING_RESIDENTS: i32 = 5;
@@ -67,12 +67,14 @@ pub async fn update_consultation_settings(
     match change.seconding_kind {
         SecondingKind::Residents if !(1..=10_000).contains(&change.seconding_value) => {
             return Err(ServiceError::bad_input(
+                Reason::ValueOutOfRange,
                 "secondingValue",
                 "附议人数须在1到10000之间",
             ));
         }
         SecondingKind::HouseholdPercent if !(1..=100).contains(&change.seconding_value) => {
             return Err(ServiceError::bad_input(
+                Reason::ValueOutOfRange,
                 "secondingValue",
                 "附议户数比例须在1%到100%之间",
             ));
@@ -84,12 +86,14 @@ pub async fn update_consultation_settings(
         .is_some_and(|n| !(0..=10).contains(&n))
     {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "maxProxiesPerHolder",
             "每人可受托票数须在0到10之间",
         ));
     }
     if change.notice_days.is_some_and(|d| !(1..=90).contains(&d)) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "noticeDays",
             "公示天数须在1到90天之间",
         ));
@@ -112,10 +116,7 @@ pub async fn update_consultation_settings(
     let saved = if existing.is_some() {
         model.update(&txn).await?
     } else {
-        model
-            .insert(&txn)
-            .await
-            .map_err(super::unique_as_conflict("设置已被他人修改，请刷新后重试"))?
+        model.insert(&txn).await?
     };
     audit::record(
         &txn,

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role};
 use crate::service::credits::idempotency::{self, Claim, Request};
 use crate::service::credits::ledger::{self, Movement, PostingView};
@@ -67,22 +67,36 @@ pub async fn create_activity(
     let place = optional_text("place", input.place.as_deref(), 200)?;
     let now = Utc::now();
     if input.starts_at <= now {
-        return Err(ServiceError::bad_input("startsAt", "开始时间须晚于现在"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "startsAt",
+            "开始时间须晚于现在",
+        ));
     }
     if input.ends_at <= input.starts_at {
-        return Err(ServiceError::bad_input("endsAt", "结束时间须晚于开始时间"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "endsAt",
+            "结束时间须晚于开始时间",
+        ));
     }
     if input.ends_at - input.starts_at > Duration::hours(MAX_ACTIVITY_HOURS) {
-        return Err(ServiceError::bad_input("endsAt", "一次活动不能超过24小时"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "endsAt",
+            "一次活动不能超过24小时",
+        ));
     }
     if !(1..=1000).contains(&input.capacity) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "capacity",
             "招募人数须在1到1000之间",
         ));
     }
     if !(0..=1000).contains(&input.points_per_hour) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "pointsPerHour",
             "每小时积分须在0到1000之间",
         ));
@@ -98,6 +112,7 @@ pub async fn create_activity(
         });
         if !ours {
             return Err(ServiceError::bad_input(
+                Reason::ReferenceInvalid,
                 "projectId",
                 "项目不存在或不属于本社区",
             ));
@@ -238,7 +253,10 @@ async fn lock_open_activity<C: ConnectionTrait>(txn: &C, activity_id: Uuid) -> S
         .exec(txn)
         .await?;
     if done.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("活动已取消"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityCancelled,
+            "活动已取消",
+        ));
     }
     Ok(())
 }
@@ -260,14 +278,20 @@ pub async fn sign_up(
     let found = visible_activity(db, actor, activity_id).await?;
     let grant = policy::authorize(db, actor, found.community_id, Permission::Volunteer).await?;
     if !grant.roles.contains(&Role::Volunteer) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     if found.status != ActivityStatus::Open {
-        return Err(ServiceError::invalid_state("活动已取消"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityCancelled,
+            "活动已取消",
+        ));
     }
     let now = Utc::now();
     if now >= found.starts_at {
-        return Err(ServiceError::invalid_state("活动已开始，不能再报名"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityStarted,
+            "活动已开始，不能再报名",
+        ));
     }
     let txn = begin_write(db).await?;
     lock_open_activity(&txn, found.id).await?;
@@ -280,7 +304,10 @@ pub async fn sign_up(
         .as_ref()
         .is_some_and(|e| e.status != SignupStatus::Cancelled)
     {
-        return Err(ServiceError::conflict("您已报名该活动"));
+        return Err(ServiceError::conflict(
+            Reason::AlreadySignedUp,
+            "您已报名该活动",
+        ));
     }
     let taken = activity_signup::Entity::find()
         .filter(activity_signup::Column::ActivityId.eq(found.id))
@@ -354,10 +381,16 @@ pub async fn cancel_sign_up(
         .await?
         .ok_or(ServiceError::NotFound("报名记录"))?;
     if signup.status == SignupStatus::Cancelled {
-        return Err(ServiceError::invalid_state("您已取消报名"));
+        return Err(ServiceError::invalid_state(
+            Reason::NotSignedUp,
+            "您已取消报名",
+        ));
     }
     if now >= found.starts_at {
-        return Err(ServiceError::invalid_state("活动已开始，不能取消报名"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityStarted,
+            "活动已开始，不能取消报名",
+        ));
     }
     let was = signup.status;
     let mut active: activity_signup::ActiveModel = signup.clone().into();
@@ -417,7 +450,10 @@ pub async fn cancel_activity(
     let reason = validate::text("reason", reason, 500)?;
     let now = Utc::now();
     if now >= found.starts_at {
-        return Err(ServiceError::invalid_state("活动已开始，不能取消"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityStarted,
+            "活动已开始，不能取消",
+        ));
     }
     let txn = begin_write(db).await?;
     let done = activity::Entity::update_many()
@@ -431,7 +467,10 @@ pub async fn cancel_activity(
         .exec(&txn)
         .await?;
     if done.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("活动已取消"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityCancelled,
+            "活动已取消",
+        ));
     }
     audit::record(
         &txn,
@@ -465,6 +504,7 @@ fn require_in_window(found: &activity::Model, now: DateTime<Utc>) -> ServiceResu
     let (open, close) = check_window(found);
     if now < open || now > close {
         return Err(ServiceError::invalid_state(
+            Reason::OutsideCheckInWindow,
             "只能在活动开始前30分钟到结束后30分钟之间签到签退",
         ));
     }
@@ -484,7 +524,7 @@ async fn require_organiser(
     {
         Ok(user_id)
     } else {
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::Forbidden(Reason::NotPermitted))
     }
 }
 
@@ -499,7 +539,10 @@ pub async fn show_check_code(
     let found = visible_activity(db, actor, activity_id).await?;
     let user_id = require_organiser(db, actor, &found).await?;
     if found.status != ActivityStatus::Open {
-        return Err(ServiceError::invalid_state("活动已取消"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityCancelled,
+            "活动已取消",
+        ));
     }
     require_in_window(&found, now)?;
     let (_, close) = check_window(&found);
@@ -545,7 +588,11 @@ pub async fn check_with_code(
         (Some(expected), Some(expires)) if expected == code.trim() && now <= expires
     );
     if !valid {
-        return Err(ServiceError::bad_input("code", "签到码不正确或已过期"));
+        return Err(ServiceError::bad_input(
+            Reason::CheckInCodeWrong,
+            "code",
+            "签到码不正确或已过期",
+        ));
     }
     record_check(db, &found, user_id, user_id, check, now).await
 }
@@ -574,33 +621,38 @@ async fn record_check(
     now: DateTime<Utc>,
 ) -> ServiceResult<activity_signup::Model> {
     if found.status != ActivityStatus::Open {
-        return Err(ServiceError::invalid_state("活动已取消"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityCancelled,
+            "活动已取消",
+        ));
     }
     let signup = signup_of(db, found.id, volunteer_id)
         .await?
         .filter(|s| s.status == SignupStatus::SignedUp)
-        .ok_or_else(|| ServiceError::invalid_state("没有该活动的有效报名，不能签到"))?;
+        .ok_or_else(|| {
+            ServiceError::invalid_state(Reason::NotSignedUp, "没有该活动的有效报名，不能签到")
+        })?;
     let txn = begin_write(db).await?;
     let mut update = activity_signup::Entity::update_many()
         .col_expr(activity_signup::Column::UpdatedAt, Expr::value(now))
         .filter(activity_signup::Column::Id.eq(signup.id));
-    let (action, refused) = match check {
+    let (action, reason, refused) = match check {
         Check::In => {
             update = update
                 .col_expr(activity_signup::Column::CheckedInAt, Expr::value(now))
                 .filter(activity_signup::Column::CheckedInAt.is_null());
-            ("check_in", "已经签到过了")
+            ("check_in", Reason::AlreadyCheckedIn, "已经签到过了")
         }
         Check::Out => {
             update = update
                 .col_expr(activity_signup::Column::CheckedOutAt, Expr::value(now))
                 .filter(activity_signup::Column::CheckedInAt.is_not_null())
                 .filter(activity_signup::Column::CheckedOutAt.is_null());
-            ("check_out", "尚未签到或已经签退")
+            ("check_out", Reason::CheckOutRefused, "尚未签到或已经签退")
         }
     };
     if update.exec(&txn).await?.rows_affected != 1 {
-        return Err(ServiceError::invalid_state(refused));
+        return Err(ServiceError::invalid_state(reason, refused));
     }
     audit::record(
         &txn,
@@ -750,20 +802,29 @@ pub async fn confirm_service(
     let grant =
         policy::authorize(db, actor, found.community_id, Permission::ConfirmService).await?;
     if records.is_empty() || records.len() > 200 {
-        return Err(ServiceError::bad_input("records", "请填写1到200条服务记录"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "records",
+            "请填写1到200条服务记录",
+        ));
     }
     let duration = (found.ends_at - found.starts_at).num_minutes();
     let mut fields = vec![found.id.to_string()];
     let mut cleaned = Vec::with_capacity(records.len());
     for (i, record) in records.iter().enumerate() {
         if records[..i].iter().any(|r| r.user_id == record.user_id) {
-            return Err(ServiceError::bad_input("records", "同一志愿者只能出现一次"));
+            return Err(ServiceError::bad_input(
+                Reason::DuplicateInInput,
+                "records",
+                "同一志愿者只能出现一次",
+            ));
         }
         if record.user_id == grant.user_id {
-            return Err(ServiceError::Forbidden);
+            return Err(ServiceError::Forbidden(Reason::NotPermitted));
         }
         if record.minutes <= 0 || i64::from(record.minutes) > duration {
             return Err(ServiceError::bad_input(
+                Reason::ValueOutOfRange,
                 "records",
                 format!("服务时长须在1到{duration}分钟之间"),
             ));
@@ -792,10 +853,16 @@ pub async fn confirm_service(
         return replay_credits(db, &ids).await;
     }
     if now < found.ends_at {
-        return Err(ServiceError::invalid_state("活动结束后才能确认服务时长"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityNotEnded,
+            "活动结束后才能确认服务时长",
+        ));
     }
     if found.status != ActivityStatus::Open {
-        return Err(ServiceError::invalid_state("活动已取消"));
+        return Err(ServiceError::invalid_state(
+            Reason::ActivityCancelled,
+            "活动已取消",
+        ));
     }
     let rules = settings::rules(db, found.community_id).await?;
     let issuing = ledger::issuing_account(db, found.community_id).await?;
@@ -818,20 +885,27 @@ pub async fn confirm_service(
             .filter(activity_signup::Column::Status.eq(SignupStatus::SignedUp))
             .one(&txn)
             .await?
-            .ok_or_else(|| ServiceError::invalid_state("该志愿者没有报名此活动"))?;
+            .ok_or_else(|| {
+                ServiceError::invalid_state(Reason::NotSignedUp, "该志愿者没有报名此活动")
+            })?;
         if signup.confirmed_at.is_some() {
-            return Err(ServiceError::invalid_state("该志愿者的服务时长已经确认过"));
+            return Err(ServiceError::invalid_state(
+                Reason::HoursAlreadyConfirmed,
+                "该志愿者的服务时长已经确认过",
+            ));
         }
         // Opened only now, in this transaction: a refused request leaves no account.
         let account = ledger::member_account(&txn, found.community_id, record.user_id).await?;
         let Some(interval) = attended_interval(&found, &signup) else {
             return Err(ServiceError::invalid_state(
+                Reason::AttendanceMissing,
                 "该志愿者没有签到签退记录，请组织者先为其补签",
             ));
         };
         let attended = attended_minutes(&found, &signup);
         if i64::from(record.minutes) != attended && record.reason.is_none() {
             return Err(ServiceError::bad_input(
+                Reason::FieldRequired,
                 "reason",
                 format!("确认时长与签到记录（{attended}分钟）不一致时须填写修正理由"),
             ));
@@ -840,6 +914,7 @@ pub async fn confirm_service(
             confirmed_elsewhere(&txn, &found, &signup, interval).await?;
         if overlaps {
             return Err(ServiceError::invalid_state(
+                Reason::HoursOverlap,
                 "该志愿者在同一时段已有另一活动的服务时长被确认",
             ));
         }
@@ -869,7 +944,10 @@ pub async fn confirm_service(
             .exec(&txn)
             .await?;
         if done.rows_affected != 1 {
-            return Err(ServiceError::invalid_state("该志愿者的服务时长已经确认过"));
+            return Err(ServiceError::invalid_state(
+                Reason::HoursAlreadyConfirmed,
+                "该志愿者的服务时长已经确认过",
+            ));
         }
         audit::record(
             &txn,

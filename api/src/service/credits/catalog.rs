@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission};
 use crate::service::credits::idempotency::{self, Claim, Request};
 use crate::service::credits::ledger::{self, Movement};
@@ -47,12 +47,17 @@ pub async fn create_item(
     };
     if !(1..=1_000_000).contains(&input.price_points) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "pricePoints",
             "所需积分须在1到1000000之间",
         ));
     }
     if !(0..=100_000).contains(&input.stock) {
-        return Err(ServiceError::bad_input("stock", "库存须在0到100000之间"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "stock",
+            "库存须在0到100000之间",
+        ));
     }
     if let Some(resource_id) = input.resource_id {
         // The resource the item comes from: one of this community's resources list.
@@ -61,6 +66,7 @@ pub async fn create_item(
             .await?;
         if resource.is_none_or(|r| r.community_id != input.community_id) {
             return Err(ServiceError::bad_input(
+                Reason::ReferenceInvalid,
                 "resourceId",
                 "资源不存在或不属于本社区",
             ));
@@ -113,6 +119,7 @@ pub async fn restock_item(
     let grant = policy::authorize(db, actor, item.community_id, Permission::ManageCatalog).await?;
     if !(1..=100_000).contains(&added) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "quantity",
             "补充数量须在1到100000之间",
         ));
@@ -196,11 +203,12 @@ pub async fn redeem(
         .ok_or(ServiceError::NotFound("兑换物品"))?;
     let standing = policy::standing(db, actor, item.community_id).await?;
     if !standing.is_member() || !standing.allows(Permission::UseCredits) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let user_id = standing.user_id;
     if !(1..=100).contains(&quantity) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "quantity",
             "兑换数量须在1到100之间",
         ));
@@ -216,7 +224,10 @@ pub async fn redeem(
         return replay(db, &ids).await;
     }
     if !item.active {
-        return Err(ServiceError::invalid_state("该物品已下架"));
+        return Err(ServiceError::invalid_state(
+            Reason::ItemWithdrawn,
+            "该物品已下架",
+        ));
     }
     let points = i64::from(item.price_points) * i64::from(quantity);
     let account = ledger::member_account(db, item.community_id, user_id).await?;
@@ -242,7 +253,7 @@ pub async fn redeem(
         .exec(&txn)
         .await?;
     if reserved.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("库存不足"));
+        return Err(ServiceError::invalid_state(Reason::OutOfStock, "库存不足"));
     }
     let created = redemption::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -250,8 +261,9 @@ pub async fn redeem(
         item_id: Set(item.id),
         user_id: Set(user_id),
         quantity: Set(quantity),
-        points: Set(i32::try_from(points)
-            .map_err(|_| ServiceError::bad_input("quantity", "兑换所需积分过多"))?),
+        points: Set(i32::try_from(points).map_err(|_| {
+            ServiceError::bad_input(Reason::ValueOutOfRange, "quantity", "兑换所需积分过多")
+        })?),
         status: Set(RedemptionStatus::Reserved),
         pickup_code: Set(random_digits(8)),
         posting_id: Set(None),
@@ -327,7 +339,10 @@ pub async fn cancel_redemption(
 ) -> ServiceResult<redemption::Model> {
     let (found, standing) = redemption_for(db, actor, redemption_id).await?;
     if found.status != RedemptionStatus::Reserved {
-        return Err(ServiceError::invalid_state("只能取消待领取的兑换"));
+        return Err(ServiceError::invalid_state(
+            Reason::RedemptionNotReserved,
+            "只能取消待领取的兑换",
+        ));
     }
     let spent_id = found
         .posting_id
@@ -349,7 +364,10 @@ pub async fn cancel_redemption(
         .exec(&txn)
         .await?;
     if moved.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("只能取消待领取的兑换"));
+        return Err(ServiceError::invalid_state(
+            Reason::RedemptionNotReserved,
+            "只能取消待领取的兑换",
+        ));
     }
     catalog_item::Entity::update_many()
         .col_expr(
@@ -408,13 +426,20 @@ pub async fn fulfil_redemption(
 ) -> ServiceResult<redemption::Model> {
     let (found, standing) = redemption_for(db, actor, redemption_id).await?;
     if !standing.allows(Permission::ManageCatalog) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     if found.status != RedemptionStatus::Reserved {
-        return Err(ServiceError::invalid_state("只能核销待领取的兑换"));
+        return Err(ServiceError::invalid_state(
+            Reason::RedemptionNotReserved,
+            "只能核销待领取的兑换",
+        ));
     }
     if found.pickup_code != pickup_code.trim() {
-        return Err(ServiceError::bad_input("pickupCode", "取货码不正确"));
+        return Err(ServiceError::bad_input(
+            Reason::PickupCodeWrong,
+            "pickupCode",
+            "取货码不正确",
+        ));
     }
     let now = Utc::now();
     let txn = begin_write(db).await?;
@@ -433,7 +458,10 @@ pub async fn fulfil_redemption(
         .exec(&txn)
         .await?;
     if moved.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("只能核销待领取的兑换"));
+        return Err(ServiceError::invalid_state(
+            Reason::RedemptionNotReserved,
+            "只能核销待领取的兑换",
+        ));
     }
     audit::record(
         &txn,

@@ -21,7 +21,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TryIn
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 
 /// One client request as its idempotency key sees it.
 #[derive(Debug, Clone)]
@@ -45,6 +45,7 @@ impl Request {
         let key = key.trim();
         if key.is_empty() || key.chars().count() > 128 {
             return Err(ServiceError::bad_input(
+                Reason::InvalidField,
                 "idempotencyKey",
                 "幂等键不能为空，且不超过128个字符",
             ));
@@ -94,6 +95,7 @@ pub async fn lookup<C: ConnectionTrait>(db: &C, request: &Request) -> ServiceRes
             Ok(Some(Claim::Replay(parse_ids(&row.result_ids)?)))
         }
         Some(_) => Err(ServiceError::conflict(
+            Reason::IdempotencyKeyReused,
             "该幂等键已用于另一笔不同的请求，请换一个幂等键",
         )),
     }

@@ -17,14 +17,14 @@ use entity::org::membership::{self, MembershipStatus};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission};
 use crate::service::credits::idempotency::{self, Claim, Request};
 use crate::service::credits::settings;
@@ -165,9 +165,15 @@ pub async fn post<C: ConnectionTrait>(
     let amount = i32::try_from(movement.amount)
         .ok()
         .filter(|a| *a > 0)
-        .ok_or_else(|| ServiceError::bad_input("amount", "积分数额须为正整数"))?;
+        .ok_or_else(|| {
+            ServiceError::bad_input(Reason::ValueOutOfRange, "amount", "积分数额须为正整数")
+        })?;
     if movement.from == movement.to {
-        return Err(ServiceError::bad_input("toUserId", "不能转给同一个账户"));
+        return Err(ServiceError::bad_input(
+            Reason::SelfReference,
+            "toUserId",
+            "不能转给同一个账户",
+        ));
     }
     let accounts = point_account::Entity::find()
         .filter(point_account::Column::Id.is_in([movement.from, movement.to]))
@@ -219,12 +225,15 @@ pub async fn post<C: ConnectionTrait>(
         if let (true, Some(cap)) = (delta > 0, movement.to_cap) {
             update = update.filter(point_account::Column::Balance.lte(cap - delta));
         }
-        let done = update.exec(txn).await.map_err(check_as_state)?;
+        let done = update.exec(txn).await?;
         if done.rows_affected != 1 {
             return Err(if delta < 0 {
-                ServiceError::invalid_state("积分余额不足")
+                ServiceError::invalid_state(Reason::InsufficientPoints, "积分余额不足")
             } else {
-                ServiceError::invalid_state("对方积分已达上限，无法再接收")
+                ServiceError::invalid_state(
+                    Reason::BalanceCapReached,
+                    "对方积分已达上限，无法再接收",
+                )
             });
         }
     }
@@ -246,13 +255,7 @@ pub async fn post<C: ConnectionTrait>(
         created_at: Set(movement.at),
     }
     .insert(txn)
-    .await
-    .map_err(|err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ServiceError::invalid_state("该笔流水已冲正，不能重复冲正")
-        }
-        _ => ServiceError::from(err),
-    })?;
+    .await?;
     audit::record(
         txn,
         AuditEntry::new("posting", saved.id, "post")
@@ -262,16 +265,6 @@ pub async fn post<C: ConnectionTrait>(
     )
     .await?;
     Ok(saved)
-}
-
-/// A CHECK violation (a balance below zero) is a refused state, not a crash.
-fn check_as_state(err: sea_orm::DbErr) -> ServiceError {
-    let text = err.to_string().to_lowercase();
-    if text.contains("check constraint") || text.contains("violates check") {
-        ServiceError::invalid_state("积分余额不足")
-    } else {
-        ServiceError::from(err)
-    }
 }
 
 pub fn kind_str(kind: PostingKind) -> &'static str {
@@ -324,7 +317,7 @@ async fn member_standing(
 ) -> ServiceResult<policy::Standing> {
     let standing = policy::standing(db, actor, community_id).await?;
     if !standing.is_member() || !standing.allows(Permission::UseCredits) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     Ok(standing)
 }
@@ -350,14 +343,22 @@ pub async fn transfer_points(
     let standing = member_standing(db, actor, input.community_id).await?;
     let user_id = standing.user_id;
     if input.amount <= 0 {
-        return Err(ServiceError::bad_input("amount", "转赠积分须为正整数"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "amount",
+            "转赠积分须为正整数",
+        ));
     }
     let memo = match &input.memo {
         Some(memo) if !memo.trim().is_empty() => Some(validate::text("memo", memo, 200)?),
         _ => None,
     };
     if input.to_user_id == user_id {
-        return Err(ServiceError::bad_input("toUserId", "不能把积分转给自己"));
+        return Err(ServiceError::bad_input(
+            Reason::SelfReference,
+            "toUserId",
+            "不能把积分转给自己",
+        ));
     }
     let request = Request::new(
         input.community_id,
@@ -384,7 +385,13 @@ pub async fn transfer_points(
     let recipient = members
         .iter()
         .find(|m| m.user_id == input.to_user_id)
-        .ok_or_else(|| ServiceError::bad_input("toUserId", "接收人不是本社区的在册成员"))?;
+        .ok_or_else(|| {
+            ServiceError::bad_input(
+                Reason::ReferenceInvalid,
+                "toUserId",
+                "接收人不是本社区的在册成员",
+            )
+        })?;
     let rules = settings::rules(db, input.community_id).await?;
     if rules.transfer_policy == entity::credits::credit_setting::TransferPolicy::FamilyOnly {
         let own_household = members
@@ -393,6 +400,7 @@ pub async fn transfer_points(
             .and_then(|m| m.household_id);
         if own_household.is_none() || own_household != recipient.household_id {
             return Err(ServiceError::bad_input(
+                Reason::TransferFamilyOnly,
                 "toUserId",
                 "本社区只允许转赠给登记在同一户的家庭成员",
             ));
@@ -470,13 +478,21 @@ pub async fn adjust_points(
     let grant =
         policy::authorize(db, actor, account.community_id, Permission::ManageLedger).await?;
     if account.kind == AccountKind::Issuing {
-        return Err(ServiceError::bad_input("accountId", "不能调整社区发行账户"));
+        return Err(ServiceError::bad_input(
+            Reason::InvalidField,
+            "accountId",
+            "不能调整社区发行账户",
+        ));
     }
     if account.owner_id == Some(grant.user_id) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     if input.amount == 0 {
-        return Err(ServiceError::bad_input("amount", "调整积分不能为0"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "amount",
+            "调整积分不能为0",
+        ));
     }
     let reason = validate::text("reason", &input.reason, 500)?;
     let request = Request::new(
@@ -555,10 +571,14 @@ pub async fn reverse_posting(
         return replay_one(db, &ids, original.to_account_id).await;
     }
     if original.reverses_posting_id.is_some() {
-        return Err(ServiceError::invalid_state("冲正记录本身不能再冲正"));
+        return Err(ServiceError::invalid_state(
+            Reason::ReversalNotAllowed,
+            "冲正记录本身不能再冲正",
+        ));
     }
     if original.kind == PostingKind::Redeem {
         return Err(ServiceError::invalid_state(
+            Reason::ReversalNotAllowed,
             "兑换的积分请通过取消兑换退回，库存会一并恢复",
         ));
     }
@@ -575,7 +595,10 @@ pub async fn reverse_posting(
         .count(&txn)
         .await?;
     if already > 0 {
-        return Err(ServiceError::invalid_state("该笔流水已冲正，不能重复冲正"));
+        return Err(ServiceError::invalid_state(
+            Reason::AlreadyReversed,
+            "该笔流水已冲正，不能重复冲正",
+        ));
     }
     let saved = post(
         &txn,

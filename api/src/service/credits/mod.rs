@@ -16,18 +16,6 @@ pub mod reports;
 pub mod settings;
 pub mod volunteers;
 
-use sea_orm::{DbErr, SqlErr};
-
-use crate::error::ServiceError;
-
-/// Maps a unique-key violation to CONFLICT with `message`.
-pub(crate) fn unique_as_conflict(message: &'static str) -> impl Fn(DbErr) -> ServiceError {
-    move |err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::conflict(message),
-        _ => ServiceError::from(err),
-    }
-}
-
 /// Random decimal digits for short codes (pick-up and check-in codes).
 pub(crate) fn random_digits(len: usize) -> String {
     use rand::Rng;

@@ -10,7 +10,7 @@ use entity::credits::{activity, activity_signup};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission};
 use crate::service::credits::volunteers;
 
@@ -39,13 +39,18 @@ pub async fn leaderboard(
 ) -> ServiceResult<Vec<LeaderRow>> {
     policy::authorize(db, actor, community_id, Permission::UseCredits).await?;
     if to <= from {
-        return Err(ServiceError::bad_input("to", "结束时间须晚于开始时间"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "to",
+            "结束时间须晚于开始时间",
+        ));
     }
     let limit = match first {
         None => DEFAULT_LEADERBOARD_SIZE,
         Some(n) if n > 0 && (n as u64) <= MAX_LEADERBOARD_SIZE => n as u64,
         Some(_) => {
             return Err(ServiceError::bad_input(
+                Reason::PageSizeOutOfRange,
                 "first",
                 format!("排行榜人数须在1到{MAX_LEADERBOARD_SIZE}之间"),
             ));
@@ -197,7 +202,7 @@ pub async fn service_record(
         standing.allows(Permission::ViewLedger)
     };
     if !allowed {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let signups = activity_signup::Entity::find()
         .filter(activity_signup::Column::CommunityId.eq(community_id))

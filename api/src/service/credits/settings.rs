@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission};
 
 pub const DEFAULT_POINTS_PER_HOUR: i32 = 10;
@@ -67,21 +67,28 @@ pub async fn update_credit_settings(
     let grant = policy::authorize(db, actor, community_id, Permission::ManageLedger).await?;
     if !(0..=1000).contains(&input.points_per_hour_default) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "pointsPerHourDefault",
             "每小时积分须在0到1000之间",
         ));
     }
     if !(1..=1440).contains(&input.daily_cap_minutes) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "dailyCapMinutes",
             "每日可计分钟数须在1到1440之间",
         ));
     }
     if matches!(input.balance_cap, Some(cap) if cap <= 0) {
-        return Err(ServiceError::bad_input("balanceCap", "积分上限须大于0"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "balanceCap",
+            "积分上限须大于0",
+        ));
     }
     if !(1..=240).contains(&input.validity_months) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "validityMonths",
             "积分有效期须在1到240个月之间",
         ));

@@ -14,9 +14,8 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role};
-use crate::service::credits::unique_as_conflict;
 use crate::service::page::{Page, PageRequest};
 use crate::service::validate;
 
@@ -29,14 +28,22 @@ pub fn normalise_skills(field: &'static str, skills: &[String]) -> ServiceResult
             continue;
         }
         if skill.chars().count() > 20 || skill.contains('\n') {
-            return Err(ServiceError::bad_input(field, "每项技能不超过20个字"));
+            return Err(ServiceError::bad_input(
+                Reason::TextTooLong,
+                field,
+                "每项技能不超过20个字",
+            ));
         }
         if !out.iter().any(|s| s == skill) {
             out.push(skill.to_string());
         }
     }
     if out.len() > 20 {
-        return Err(ServiceError::bad_input(field, "技能最多20项"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            field,
+            "技能最多20项",
+        ));
     }
     out.sort();
     Ok(out)
@@ -79,7 +86,7 @@ pub async fn set_volunteer_skills(
 ) -> ServiceResult<volunteer_profile::Model> {
     let grant = policy::authorize(db, actor, community_id, Permission::Volunteer).await?;
     if !grant.roles.contains(&Role::Volunteer) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let skills = normalise_skills("skills", skills)?.join("\n");
     let txn = begin_write(db).await?;
@@ -199,6 +206,7 @@ pub async fn create_team(
     let name = validate::text("name", name, 64)?;
     if !is_volunteer(db, community_id, leader_id).await? {
         return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "leaderId",
             "队长须是本社区的在册志愿者",
         ));
@@ -213,8 +221,7 @@ pub async fn create_team(
         created_at: Set(now),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("本社区已有同名的志愿服务队"))?;
+    .await?;
     team_member::ActiveModel {
         id: Set(Uuid::now_v7()),
         community_id: Set(community_id),
@@ -249,7 +256,7 @@ async fn team_for_management(
     let standing = policy::standing(db, actor, team.community_id).await?;
     let is_leader = team.leader_id == user_id && standing.is_member();
     if !is_leader && !standing.allows(Permission::ManageVolunteering) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     Ok((team, user_id))
 }
@@ -264,6 +271,7 @@ pub async fn add_team_member(
     let (team, actor_id) = team_for_management(db, actor, team_id).await?;
     if !is_volunteer(db, team.community_id, user_id).await? {
         return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
             "userId",
             "队员须是本社区的在册志愿者",
         ));
@@ -277,8 +285,7 @@ pub async fn add_team_member(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("该志愿者已在队中"))?;
+    .await?;
     audit::record(
         &txn,
         AuditEntry::new("team_member", added.id, "add")
@@ -300,7 +307,10 @@ pub async fn remove_team_member(
 ) -> ServiceResult<volunteer_team::Model> {
     let (team, actor_id) = team_for_management(db, actor, team_id).await?;
     if user_id == team.leader_id {
-        return Err(ServiceError::invalid_state("队长不能被移出队伍"));
+        return Err(ServiceError::invalid_state(
+            Reason::TeamLeaderRequired,
+            "队长不能被移出队伍",
+        ));
     }
     let txn = begin_write(db).await?;
     let found = team_member::Entity::find()

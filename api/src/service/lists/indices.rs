@@ -31,7 +31,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::statement;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, RegionPermission};
 
 /// The longest period the indices are computed over.
@@ -65,10 +65,18 @@ struct Row {
 
 fn check_period(from: DateTime<Utc>, to: DateTime<Utc>) -> ServiceResult<()> {
     if to <= from {
-        return Err(ServiceError::bad_input("to", "结束时间必须晚于开始时间"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "to",
+            "结束时间必须晚于开始时间",
+        ));
     }
     if (to - from).num_days() > MAX_PERIOD_DAYS {
-        return Err(ServiceError::bad_input("to", "统计区间最长十年"));
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "to",
+            "统计区间最长十年",
+        ));
     }
     Ok(())
 }

@@ -30,10 +30,9 @@ use uuid::Uuid;
 
 use super::needs::{self as need_service, NeedView};
 use super::text::{bigrams, coverage, dice};
-use super::unique_as_conflict;
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission};
 
 /// How many candidates of each scope are scored at most (newest first).
@@ -174,7 +173,7 @@ pub async fn needs_for_resource(
         return Err(ServiceError::NotFound("资源"));
     }
     if !standing.allows(Permission::SuggestMatches) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let candidates = need::Entity::find()
         .filter(need::Column::CommunityId.eq(found.community_id))
@@ -223,10 +222,16 @@ pub async fn confirm_match(
         .await?
         .ok_or(ServiceError::NotFound("资源"))?;
     if !matches!(found.status, NeedStatus::Accepted | NeedStatus::Matched) {
-        return Err(ServiceError::invalid_state("只能为已受理的需求确认匹配"));
+        return Err(ServiceError::invalid_state(
+            Reason::NeedStatusWrong,
+            "只能为已受理的需求确认匹配",
+        ));
     }
     if res.status != ResourceStatus::Available {
-        return Err(ServiceError::invalid_state("该资源当前不可用"));
+        return Err(ServiceError::invalid_state(
+            Reason::ResourceStatusWrong,
+            "该资源当前不可用",
+        ));
     }
     let txn = begin_write(db).await?;
     let link = need_match::ActiveModel {
@@ -238,8 +243,7 @@ pub async fn confirm_match(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("该需求与资源的匹配已确认过"))?;
+    .await?;
     audit::record(
         &txn,
         AuditEntry::new("need_match", link.id, "confirm")

@@ -9,18 +9,9 @@ pub mod projects;
 pub mod resources;
 pub mod text;
 
-use sea_orm::SqlErr;
-
 use crate::error::ServiceError;
 
 pub(crate) use crate::db::statement;
-
-pub(crate) fn unique_as_conflict(message: &'static str) -> impl Fn(sea_orm::DbErr) -> ServiceError {
-    move |err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::conflict(message),
-        _ => ServiceError::from(err),
-    }
-}
 
 /// An optional free text: trimmed, None when empty, at most `max_chars`.
 pub(crate) fn optional_text(

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::resources::is_active_member;
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Standing};
 use crate::service::page::{Page, PageRequest};
 use crate::service::validate;
@@ -83,10 +83,11 @@ pub async fn submit_need(
     let requester = match input.on_behalf_of {
         Some(resident) if resident != standing.user_id => {
             if !standing.allows(Permission::SubmitNeedForOthers) {
-                return Err(ServiceError::Forbidden);
+                return Err(ServiceError::Forbidden(Reason::NotPermitted));
             }
             if !is_active_member(db, resident, standing.community.id).await? {
                 return Err(ServiceError::bad_input(
+                    Reason::ReferenceInvalid,
                     "onBehalfOf",
                     "代为登记的居民不是本社区在册成员",
                 ));
@@ -95,7 +96,7 @@ pub async fn submit_need(
         }
         _ => {
             if !standing.allows(Permission::OfferAndRequest) {
-                return Err(ServiceError::Forbidden);
+                return Err(ServiceError::Forbidden(Reason::NotPermitted));
             }
             standing.user_id
         }
@@ -150,7 +151,10 @@ pub async fn review_need(
         (NeedStatus::Rejected, Some(reason))
     };
     if found.status != NeedStatus::Submitted {
-        return Err(ServiceError::invalid_state("只能审核待审核的需求"));
+        return Err(ServiceError::invalid_state(
+            Reason::NeedStatusWrong,
+            "只能审核待审核的需求",
+        ));
     }
     let txn = begin_write(db).await?;
     let saved = move_need(
@@ -174,7 +178,10 @@ pub async fn close_need(
 ) -> ServiceResult<NeedView> {
     let (found, standing) = load(db, actor, need_id, Permission::ManageNeeds).await?;
     if found.status != NeedStatus::Fulfilled {
-        return Err(ServiceError::invalid_state("只能关闭已解决的需求"));
+        return Err(ServiceError::invalid_state(
+            Reason::NeedStatusWrong,
+            "只能关闭已解决的需求",
+        ));
     }
     let txn = begin_write(db).await?;
     let saved = move_need(
@@ -202,7 +209,10 @@ pub(crate) async fn move_need<C: ConnectionTrait>(
     action: &'static str,
 ) -> ServiceResult<need::Model> {
     if !allowed(found.status, to) {
-        return Err(ServiceError::invalid_state("需求当前状态不允许此操作"));
+        return Err(ServiceError::invalid_state(
+            Reason::NeedStatusWrong,
+            "需求当前状态不允许此操作",
+        ));
     }
     let mut update = need::Entity::update_many()
         .col_expr(need::Column::Status, Expr::value(to.to_value()))
@@ -216,7 +226,10 @@ pub(crate) async fn move_need<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("需求状态已变化，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "需求状态已变化，请刷新后重试",
+        ));
     }
     let saved = need::Entity::find_by_id(found.id)
         .one(txn)
@@ -255,7 +268,7 @@ pub(crate) async fn load(
         return Err(ServiceError::NotFound("需求"));
     }
     if !standing.allows(permission) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     Ok((found, standing))
 }
@@ -280,7 +293,7 @@ pub async fn list_needs(
 ) -> ServiceResult<Page<NeedView>> {
     let standing = policy::standing(db, actor, community_id).await?;
     if !standing.allows(Permission::ViewLists) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let mut condition = Condition::all().add(need::Column::CommunityId.eq(community_id));
     if let Some(status) = status {
@@ -313,7 +326,7 @@ pub async fn need_queue(
 ) -> ServiceResult<Page<NeedView>> {
     let standing = policy::standing(db, actor, community_id).await?;
     if !standing.allows(Permission::SeeNeedDetails) && !standing.allows(Permission::ManageNeeds) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let statuses = statuses
         .filter(|s| !s.is_empty())
@@ -333,7 +346,9 @@ pub async fn need_queue(
             .into_tuple()
             .one(db)
             .await?;
-        let rank = rank.ok_or_else(|| ServiceError::bad_input("after", "分页游标无效"))?;
+        let rank = rank.ok_or_else(|| {
+            ServiceError::bad_input(Reason::CursorInvalid, "after", "分页游标无效")
+        })?;
         query = query.filter(
             Condition::any()
                 .add(need::Column::UrgencyRank.lt(rank))

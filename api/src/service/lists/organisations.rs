@@ -13,10 +13,10 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{optional_text, unique_as_conflict};
+use super::optional_text;
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, RegionPermission};
 use crate::service::page::{Page, PageRequest};
 use crate::service::validate;
@@ -45,7 +45,11 @@ async fn authorize_manage(
             )
             .await
         }
-        RegionKind::District => Err(ServiceError::bad_input("regionId", "组织登记在社区或街道")),
+        RegionKind::District => Err(ServiceError::bad_input(
+            Reason::InvalidField,
+            "regionId",
+            "组织登记在社区或街道",
+        )),
     }
 }
 
@@ -84,8 +88,7 @@ pub async fn create_organisation(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("本街道已有同名组织"))?;
+    .await?;
     let mut entry = AuditEntry::new("organisation", created.id, "create")
         .actor(Some(user_id))
         .change(
@@ -129,7 +132,11 @@ pub async fn add_representative(
     let (org, actor_id) = load_for_management(db, actor, organisation_id).await?;
     let exists = user::Entity::find_by_id(user_id).count(db).await?;
     if exists == 0 {
-        return Err(ServiceError::bad_input("userId", "该用户不存在"));
+        return Err(ServiceError::bad_input(
+            Reason::ReferenceInvalid,
+            "userId",
+            "该用户不存在",
+        ));
     }
     let txn = begin_write(db).await?;
     let rep = representative::ActiveModel {
@@ -140,8 +147,7 @@ pub async fn add_representative(
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
-    .await
-    .map_err(unique_as_conflict("此人已是该组织的代表"))?;
+    .await?;
     let mut entry = AuditEntry::new("organisation", org.id, "add_representative")
         .actor(Some(actor_id))
         .change(None, Some(json!({"representative": rep.user_id})));

@@ -37,7 +37,7 @@ use super::needs::{self as need_service, NeedView};
 use super::{optional_text, statement};
 use crate::audit::{self, AuditEntry};
 use crate::db::{WriteTransaction, begin_write};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role, Standing};
 use crate::service::page::{Page, PageRequest};
 use crate::service::validate;
@@ -97,27 +97,38 @@ pub async fn create_project(
     let description = optional_text("description", input.description, 4000)?;
     if !(0..=MAX_BUDGET_FEN).contains(&input.budget_fen) {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "budgetFen",
             "预算（分）必须在0到20亿之间",
         ));
     }
     if input.need_ids.len() > MAX_NEEDS {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "needIds",
             format!("一个项目最多承接{MAX_NEEDS}项需求"),
         ));
     }
     if input.need_ids.iter().collect::<HashSet<_>>().len() != input.need_ids.len() {
-        return Err(ServiceError::bad_input("needIds", "需求不能重复"));
+        return Err(ServiceError::bad_input(
+            Reason::DuplicateInInput,
+            "needIds",
+            "需求不能重复",
+        ));
     }
     if input.pledges.len() > MAX_PLEDGES {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "pledges",
             format!("一个项目最多认领{MAX_PLEDGES}项资源"),
         ));
     }
     if input.pledges.iter().any(|(_, q)| *q <= 0) {
-        return Err(ServiceError::bad_input("pledges", "认领数量必须大于0"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "pledges",
+            "认领数量必须大于0",
+        ));
     }
     if input
         .pledges
@@ -127,7 +138,11 @@ pub async fn create_project(
         .len()
         != input.pledges.len()
     {
-        return Err(ServiceError::bad_input("pledges", "同一资源只能认领一次"));
+        return Err(ServiceError::bad_input(
+            Reason::DuplicateInInput,
+            "pledges",
+            "同一资源只能认领一次",
+        ));
     }
     let community = grant.community;
     let street_id = community.street_id.unwrap_or(community.district_id);
@@ -138,6 +153,7 @@ pub async fn create_project(
             .ok_or(ServiceError::NotFound("组织"))?;
         if org.street_id != street_id {
             return Err(ServiceError::bad_input(
+                Reason::ReferenceInvalid,
                 "leadOrganisationId",
                 "牵头组织未在本街道登记",
             ));
@@ -187,10 +203,10 @@ pub async fn create_project(
         let claimable = matches!(found.status, NeedStatus::Accepted | NeedStatus::Matched)
             && found.project_id.is_none();
         if !claimable {
-            return Err(ServiceError::invalid_state(format!(
-                "需求“{}”尚未受理或已由其他项目承接",
-                found.title
-            )));
+            return Err(ServiceError::invalid_state(
+                Reason::NeedStatusWrong,
+                format!("需求“{}”尚未受理或已由其他项目承接", found.title),
+            ));
         }
         let claimed = need::Entity::update_many()
             .col_expr(need::Column::ProjectId, Expr::value(Some(id)))
@@ -205,7 +221,10 @@ pub async fn create_project(
             .exec(&txn)
             .await?;
         if claimed.rows_affected != 1 {
-            return Err(ServiceError::invalid_state("需求状态已变化，请刷新后重试"));
+            return Err(ServiceError::invalid_state(
+                Reason::StaleState,
+                "需求状态已变化，请刷新后重试",
+            ));
         }
         let after = need::Model {
             status: NeedStatus::Matched,
@@ -306,10 +325,10 @@ async fn reserve(
         ))
         .await?;
     if result.rows_affected() != 1 {
-        return Err(ServiceError::conflict(format!(
-            "资源“{}”余量不足或已不可用",
-            before.title
-        )));
+        return Err(ServiceError::conflict(
+            Reason::ResourceInsufficient,
+            format!("资源“{}”余量不足或已不可用", before.title),
+        ));
     }
     record_resource_change(txn, &before, actor_id, "reserve").await
 }
@@ -370,7 +389,10 @@ async fn settle(
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("资源认领已结算，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "资源认领已结算，请刷新后重试",
+        ));
     }
     record_resource_change(
         txn,
@@ -462,7 +484,10 @@ async fn move_project(
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("项目状态已变化，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "项目状态已变化，请刷新后重试",
+        ));
     }
     let saved = project::Entity::find_by_id(found.id)
         .one(txn)
@@ -491,7 +516,10 @@ fn invalid_move(from: ProjectStatus) -> ServiceError {
         ProjectStatus::Evaluated => "已评价",
         ProjectStatus::RemovedFromLibrary => "已出库",
     };
-    ServiceError::invalid_state(format!("项目当前状态为“{now}”，不允许此操作"))
+    ServiceError::invalid_state(
+        Reason::ProjectStatusWrong,
+        format!("项目当前状态为“{now}”，不允许此操作"),
+    )
 }
 
 fn state_json(p: &project::Model) -> serde_json::Value {
@@ -521,7 +549,7 @@ async fn load_for(
     if !standing.allows(permission) {
         let visible = standing.allows(Permission::ViewLists) || can_view(db, actor, &found).await?;
         return Err(if visible {
-            ServiceError::Forbidden
+            ServiceError::Forbidden(Reason::NotPermitted)
         } else {
             ServiceError::NotFound("项目")
         });
@@ -569,7 +597,11 @@ pub async fn review_project(
     pass_mark: i32,
 ) -> ServiceResult<project::Model> {
     if !(0..=100).contains(&score) {
-        return Err(ServiceError::bad_input("score", "评分必须在0到100之间"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "score",
+            "评分必须在0到100之间",
+        ));
     }
     let comment = optional_text("comment", comment, 1000)?;
     let (found, standing) = load_for(
@@ -669,7 +701,7 @@ pub async fn select_project(
         return Err(ServiceError::NotFound("项目"));
     }
     if !standing.allows(Permission::ManageProjects) {
-        return Err(ServiceError::Forbidden);
+        return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let txn = begin_write(db).await?;
     let saved = move_project(
@@ -722,8 +754,9 @@ async fn sole_staff_community(
         .collect();
     match staff.as_slice() {
         [only] => Ok(*only),
-        [] => Err(ServiceError::Forbidden),
+        [] => Err(ServiceError::Forbidden(Reason::NotPermitted)),
         _ => Err(ServiceError::bad_input(
+            Reason::FieldRequired,
             "communityId",
             "您在本街道多个社区任职，请指定点选的社区",
         )),
@@ -786,6 +819,7 @@ pub async fn complete_project(
         && !(0..=MAX_BUDGET_FEN).contains(&spent)
     {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "spentFen",
             "支出（分）必须在0到20亿之间",
         ));
@@ -807,6 +841,7 @@ pub async fn complete_project(
     for resource_id in usage.keys() {
         if !pledges.iter().any(|p| p.resource_id == *resource_id) {
             return Err(ServiceError::bad_input(
+                Reason::ReferenceInvalid,
                 "usage",
                 "用量中有本项目未认领的资源",
             ));
@@ -819,6 +854,7 @@ pub async fn complete_project(
             .unwrap_or(pledge.quantity);
         if !(0..=pledge.quantity).contains(&used) {
             return Err(ServiceError::bad_input(
+                Reason::ValueOutOfRange,
                 "usage",
                 "用量必须在0到认领数量之间",
             ));
@@ -906,7 +942,11 @@ pub async fn rate_project(
     comment: Option<&str>,
 ) -> ServiceResult<project::Model> {
     if !(1..=5).contains(&score) {
-        return Err(ServiceError::bad_input("score", "评分必须在1到5之间"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "score",
+            "评分必须在1到5之间",
+        ));
     }
     let comment = optional_text("comment", comment, 1000)?;
     let (found, standing) = load_for(
@@ -919,6 +959,7 @@ pub async fn rate_project(
     .await?;
     if found.status != ProjectStatus::Completed {
         return Err(ServiceError::invalid_state(
+            Reason::ProjectStatusWrong,
             "只能评价已完成且尚未结束评价的项目",
         ));
     }
@@ -936,7 +977,10 @@ pub async fn rate_project(
         .count(&txn)
         .await?;
     if still_open != 1 {
-        return Err(ServiceError::invalid_state("项目评价已结束"));
+        return Err(ServiceError::invalid_state(
+            Reason::ProjectStatusWrong,
+            "项目评价已结束",
+        ));
     }
     project_rating::Entity::insert(project_rating::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -1105,7 +1149,7 @@ async fn can_view(
             .ok_or(ServiceError::NotFound("街道"))?;
         return match policy::authorize_street_library(db, actor, &street).await {
             Ok(_) => Ok(true),
-            Err(ServiceError::Forbidden) => Ok(false),
+            Err(ServiceError::Forbidden(_)) => Ok(false),
             Err(other) => Err(other),
         };
     }

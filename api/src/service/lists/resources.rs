@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::optional_text;
 use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role};
 use crate::service::page::{Page, PageRequest};
 use crate::service::validate;
@@ -52,14 +52,20 @@ pub async fn create_resource(
     let standing = policy::standing(db, actor, input.community_id).await?;
     let title = validate::text("title", input.title, 100)?;
     // "unit" is a household's unit (单元) elsewhere: say what is meant here.
-    let unit = validate::text("unit", input.unit, 16)
-        .map_err(|_| ServiceError::bad_input("unit", "计量单位须为1到16个字"))?;
+    let unit = validate::text("unit", input.unit, 16).map_err(|_| {
+        ServiceError::bad_input(Reason::TextTooLong, "unit", "计量单位须为1到16个字")
+    })?;
     let description = optional_text("description", input.description, 2000)?;
     if input.quantity <= 0 {
-        return Err(ServiceError::bad_input("quantity", "数量必须大于0"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "quantity",
+            "数量必须大于0",
+        ));
     }
     if input.category == ResourceCategory::Funds && unit != FUNDS_UNIT {
         return Err(ServiceError::bad_input(
+            Reason::InvalidField,
             "unit",
             "资金类资源以“分”为单位登记数量",
         ));
@@ -67,12 +73,14 @@ pub async fn create_resource(
     let skills = skills(input.skills)?;
     if input.windows.len() > MAX_WINDOWS {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "windows",
             format!("可用时段最多{MAX_WINDOWS}个"),
         ));
     }
     if input.windows.iter().any(|(from, to)| to <= from) {
         return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
             "windows",
             "可用时段的结束时间必须晚于开始时间",
         ));
@@ -85,6 +93,7 @@ pub async fn create_resource(
         match (input.organisation_id, input.provider_id) {
             (Some(_), Some(_)) => {
                 return Err(ServiceError::bad_input(
+                    Reason::InvalidField,
                     "providerId",
                     "资源提供方只能是组织或个人之一",
                 ));
@@ -98,6 +107,7 @@ pub async fn create_resource(
                     && org.community_id.is_none_or(|c| c == community.id);
                 if !registered_here {
                     return Err(ServiceError::bad_input(
+                        Reason::ReferenceInvalid,
                         "organisationId",
                         "该组织未在本社区或本街道登记",
                     ));
@@ -105,24 +115,28 @@ pub async fn create_resource(
                 if !standing.allows(Permission::ManageResources)
                     && !policy::represents(db, standing.user_id, org.id).await?
                 {
-                    return Err(ServiceError::Forbidden);
+                    return Err(ServiceError::Forbidden(Reason::NotPermitted));
                 }
                 (Some(org.id), None, false)
             }
             (None, Some(provider)) if provider != standing.user_id => {
                 if !standing.allows(Permission::ManageResources) {
-                    return Err(ServiceError::Forbidden);
+                    return Err(ServiceError::Forbidden(Reason::NotPermitted));
                 }
                 let roles = active_roles(db, provider, community.id)
                     .await?
                     .ok_or_else(|| {
-                        ServiceError::bad_input("providerId", "提供人不是本社区在册成员")
+                        ServiceError::bad_input(
+                            Reason::ReferenceInvalid,
+                            "providerId",
+                            "提供人不是本社区在册成员",
+                        )
                     })?;
                 (None, Some(provider), roles.contains(&Role::PartyMember))
             }
             _ => {
                 if !standing.allows(Permission::OfferAndRequest) {
-                    return Err(ServiceError::Forbidden);
+                    return Err(ServiceError::Forbidden(Reason::NotPermitted));
                 }
                 let party = standing.roles.contains(&Role::PartyMember);
                 (None, Some(standing.user_id), party)
@@ -130,6 +144,7 @@ pub async fn create_resource(
         };
     if input.action == FourAction::PartyMemberService && !from_party_member {
         return Err(ServiceError::bad_input(
+            Reason::InvalidField,
             "action",
             "“党员为民服务”只能由党员提供",
         ));
@@ -187,6 +202,7 @@ pub async fn create_resource(
 fn skills(raw: &[String]) -> ServiceResult<String> {
     if raw.len() > MAX_SKILLS {
         return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
             "skills",
             format!("技能标签最多{MAX_SKILLS}个"),
         ));
@@ -195,7 +211,11 @@ fn skills(raw: &[String]) -> ServiceResult<String> {
     for skill in raw {
         let skill = validate::text("skills", skill, 16)?;
         if skill.contains(',') {
-            return Err(ServiceError::bad_input("skills", "技能标签不能包含逗号"));
+            return Err(ServiceError::bad_input(
+                Reason::InvalidField,
+                "skills",
+                "技能标签不能包含逗号",
+            ));
         }
         if !out.contains(&skill) {
             out.push(skill);
@@ -267,11 +287,14 @@ pub async fn withdraw_resource(
 ) -> ServiceResult<resource::Model> {
     let (found, user_id) = load_for_change(db, actor, resource_id).await?;
     if found.status != ResourceStatus::Available || found.reserved > 0 {
-        return Err(ServiceError::invalid_state(match found.status {
-            ResourceStatus::Withdrawn => "资源已撤回",
-            ResourceStatus::Exhausted => "资源已用完，无需撤回",
-            _ => "资源已被项目预留，项目结束后才能撤回",
-        }));
+        return Err(ServiceError::invalid_state(
+            Reason::ResourceStatusWrong,
+            match found.status {
+                ResourceStatus::Withdrawn => "资源已撤回",
+                ResourceStatus::Exhausted => "资源已用完，无需撤回",
+                _ => "资源已被项目预留，项目结束后才能撤回",
+            },
+        ));
     }
     let txn = begin_write(db).await?;
     let updated = resource::Entity::update_many()
@@ -286,7 +309,10 @@ pub async fn withdraw_resource(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("资源状态已变化，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "资源状态已变化，请刷新后重试",
+        ));
     }
     finish_change(txn, &found, user_id, "withdraw").await
 }
@@ -300,7 +326,10 @@ pub async fn restore_resource(
 ) -> ServiceResult<resource::Model> {
     let (found, user_id) = load_for_change(db, actor, resource_id).await?;
     if found.status != ResourceStatus::Withdrawn {
-        return Err(ServiceError::invalid_state("只能重新上架已撤回的资源"));
+        return Err(ServiceError::invalid_state(
+            Reason::ResourceStatusWrong,
+            "只能重新上架已撤回的资源",
+        ));
     }
     let next = if found.remaining() > 0 {
         ResourceStatus::Available
@@ -316,7 +345,10 @@ pub async fn restore_resource(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ServiceError::invalid_state("资源状态已变化，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "资源状态已变化，请刷新后重试",
+        ));
     }
     finish_change(txn, &found, user_id, "restore").await
 }
@@ -330,11 +362,18 @@ pub async fn restock_resource(
     added: i32,
 ) -> ServiceResult<resource::Model> {
     if added <= 0 || added > 1_000_000_000 {
-        return Err(ServiceError::bad_input("quantity", "增加的数量必须大于0"));
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "quantity",
+            "增加的数量必须大于0",
+        ));
     }
     let (found, user_id) = load_for_change(db, actor, resource_id).await?;
     if found.status == ResourceStatus::Withdrawn {
-        return Err(ServiceError::invalid_state("资源已撤回，请先重新上架"));
+        return Err(ServiceError::invalid_state(
+            Reason::ResourceStatusWrong,
+            "资源已撤回，请先重新上架",
+        ));
     }
     let txn = begin_write(db).await?;
     let backend = txn.get_database_backend();
@@ -347,7 +386,10 @@ pub async fn restock_resource(
         ))
         .await?;
     if result.rows_affected() != 1 {
-        return Err(ServiceError::invalid_state("资源状态已变化，请刷新后重试"));
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "资源状态已变化，请刷新后重试",
+        ));
     }
     finish_change(txn, &found, user_id, "restock").await
 }
@@ -371,7 +413,7 @@ async fn load_for_change(
     if own || represents || standing.allows(Permission::ManageResources) {
         Ok((found, user_id))
     } else if standing.allows(Permission::ViewLists) {
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::Forbidden(Reason::NotPermitted))
     } else {
         Err(ServiceError::NotFound("资源"))
     }
