@@ -791,9 +791,12 @@ pub async fn confirm_service(
     };
     let issuing = ledger::issuing_account(&txn, found.community_id).await?;
     let pool = ledger::donation_pool(&txn, found.community_id).await?;
+    // Opened only now, in this transaction: a refused request leaves no account.
+    let owners: Vec<Uuid> = cleaned.iter().map(|r| r.user_id).collect();
+    let accounts = ledger::member_accounts(&txn, found.community_id, &owners).await?;
     close_unfinished_attendance(&txn, Some(found.id), now).await?;
     let mut posted = Vec::new();
-    for record in cleaned {
+    for (record, account) in cleaned.into_iter().zip(accounts) {
         let signup = activity_signup::Entity::find()
             .filter(activity_signup::Column::ActivityId.eq(found.id))
             .filter(activity_signup::Column::UserId.eq(record.user_id))
@@ -804,8 +807,6 @@ pub async fn confirm_service(
         if signup.confirmed_at.is_some() {
             return Err(ServiceError::invalid_state("该志愿者的服务时长已经确认过"));
         }
-        // Opened only now, in this transaction: a refused request leaves no account.
-        let account = ledger::member_account(&txn, found.community_id, record.user_id).await?;
         let Some(interval) = attended_interval(&found, &signup) else {
             return Err(ServiceError::invalid_state(
                 "该志愿者没有签到签退记录，请组织者先为其补签",

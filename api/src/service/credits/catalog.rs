@@ -210,8 +210,8 @@ pub async fn redeem(
             return replay(db, &ids).await;
         }
     };
-    let account = ledger::member_account(&txn, item.community_id, user_id).await?;
     let issuing = ledger::issuing_account(&txn, item.community_id).await?;
+    let account = ledger::member_account(&txn, item.community_id, user_id).await?;
     let now = Utc::now();
     let reserved = catalog_item::Entity::update_many()
         .col_expr(

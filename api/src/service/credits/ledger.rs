@@ -55,7 +55,11 @@ impl PostingView {
 /// The account of `kind` (and `owner` for a member), created when missing.
 /// Safe under concurrency: the insert does nothing when another one won.
 /// Writers call it inside the transaction that posts to the account, so a
-/// refused request leaves no empty account behind.
+/// refused request leaves no empty account behind. An account being opened
+/// holds back others opening the same one until its transaction ends, so
+/// each transaction opens its accounts before any other write and in one
+/// order (issuing, donation pool, then members by owner id): two first
+/// postings at once then never wait on each other in a cycle.
 pub async fn ensure_account<C: ConnectionTrait>(
     db: &C,
     community_id: Uuid,
@@ -113,6 +117,39 @@ pub async fn member_account<C: ConnectionTrait>(
     user_id: Uuid,
 ) -> ServiceResult<point_account::Model> {
     ensure_account(db, community_id, AccountKind::Member, Some(user_id)).await
+}
+
+/// The accounts of two members, opened in owner-id order (see
+/// [`ensure_account`]) and returned as `(a's, b's)`.
+pub async fn member_account_pair<C: ConnectionTrait>(
+    db: &C,
+    community_id: Uuid,
+    a: Uuid,
+    b: Uuid,
+) -> ServiceResult<(point_account::Model, point_account::Model)> {
+    if a <= b {
+        let first = member_account(db, community_id, a).await?;
+        Ok((first, member_account(db, community_id, b).await?))
+    } else {
+        let second = member_account(db, community_id, b).await?;
+        Ok((member_account(db, community_id, a).await?, second))
+    }
+}
+
+/// The accounts of `owners`, in that order, opened in owner-id order (see
+/// [`ensure_account`]).
+pub async fn member_accounts<C: ConnectionTrait>(
+    db: &C,
+    community_id: Uuid,
+    owners: &[Uuid],
+) -> ServiceResult<Vec<point_account::Model>> {
+    let mut by_owner: Vec<usize> = (0..owners.len()).collect();
+    by_owner.sort_by_key(|&i| owners[i]);
+    let mut opened = vec![None; owners.len()];
+    for i in by_owner {
+        opened[i] = Some(member_account(db, community_id, owners[i]).await?);
+    }
+    Ok(opened.into_iter().flatten().collect())
 }
 
 // ---------- posting ----------
@@ -398,8 +435,8 @@ pub async fn transfer_points(
             return replay_one(db, &ids, |p| p.from_account_id).await;
         }
     };
-    let sender = member_account(&txn, input.community_id, user_id).await?;
-    let receiver = member_account(&txn, input.community_id, input.to_user_id).await?;
+    let (sender, receiver) =
+        member_account_pair(&txn, input.community_id, user_id, input.to_user_id).await?;
     let mut movement = Movement::new(
         PostingKind::Transfer,
         i64::from(input.amount),
