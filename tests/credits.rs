@@ -324,6 +324,48 @@ async fn transfers_refuse_bad_requests_and_write_nothing(app: TestApp) {
     assert_eq!(balance(&app, &v, world.community_a).await, 50);
 }
 
+/// Accounts open inside the write transaction that posts to them: a request
+/// refused there (here for want of points) leaves no empty account behind.
+async fn refused_postings_open_no_account(app: TestApp) {
+    let world = app.world().await;
+    let item = create_item(&app, &world, "电影票", 20, 5).await;
+    let sender = app
+        .member(
+            world.community_a,
+            "新成员甲",
+            &[Role::Volunteer],
+            &world.staff_a,
+        )
+        .await;
+    let receiver = app
+        .member(
+            world.community_a,
+            "新成员乙",
+            &[Role::Volunteer],
+            &world.staff_a,
+        )
+        .await;
+    let accounts = "SELECT COUNT(*) FROM point_account";
+    let before = app.count(accounts).await;
+    transfer(&app, &world, &sender, &receiver, 5, "no-points")
+        .await
+        .expect_error("INVALID_STATE");
+    app.gql(
+        sender.token(),
+        REDEEM,
+        json!({"item": item, "q": 1, "key": "no-points-redeem"}),
+    )
+    .await
+    .expect_error("INVALID_STATE");
+    assert_eq!(app.count(accounts).await, before);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM catalog_item WHERE stock = 5")
+            .await,
+        1,
+        "the reserved stock went back with the refused redemption"
+    );
+}
+
 async fn family_only_transfers_stay_in_the_household(app: TestApp) {
     let world = app.world().await;
     set_rules(&app, &world, json!({"transferPolicy": "FAMILY_ONLY"})).await;
@@ -734,6 +776,77 @@ async fn concurrent_transfers_never_overdraw(app: TestApp) {
     assert_ledger_invariants(&app).await;
 }
 
+/// Many first postings to an account that does not exist yet, at once: each
+/// opens it or finds it opened (insert ON CONFLICT DO NOTHING, then read),
+/// none fails, and the member ends with one account holding them all.
+async fn first_postings_at_once_open_one_account(app: TestApp) {
+    let world = app.world().await;
+    let receiver = app
+        .member(
+            world.community_a,
+            "新成员丙",
+            &[Role::Volunteer],
+            &world.staff_a,
+        )
+        .await;
+    let mut donors = Vec::new();
+    for i in 0..6 {
+        let donor = app
+            .member(
+                world.community_a,
+                &format!("捐赠人{i}"),
+                &[Role::Volunteer],
+                &world.staff_a,
+            )
+            .await;
+        give(&app, &world, &donor, 10).await;
+        donors.push(donor);
+    }
+    let member_accounts = "SELECT COUNT(*) FROM point_account WHERE kind = 'MEMBER'";
+    let before = app.count(member_accounts).await;
+    let keys: Vec<String> = (0..donors.len()).map(|i| format!("first-{i}")).collect();
+    let requests = donors
+        .iter()
+        .zip(&keys)
+        .map(|(donor, key)| transfer(&app, &world, donor, &receiver, 5, key));
+    for response in join_all(requests).await {
+        response.data();
+    }
+    assert_eq!(app.count(member_accounts).await, before + 1);
+    assert_eq!(balance(&app, &receiver, world.community_a).await, 30);
+
+    // Two members new to the ledger sending to each other at once, again and
+    // again: each transaction opens both accounts while the other opens them
+    // too. They are refused for want of points, never for a deadlock.
+    for round in 0..8 {
+        let a = app
+            .member(
+                world.community_a,
+                &format!("甲{round}"),
+                &[Role::Volunteer],
+                &world.staff_a,
+            )
+            .await;
+        let b = app
+            .member(
+                world.community_a,
+                &format!("乙{round}"),
+                &[Role::Volunteer],
+                &world.staff_a,
+            )
+            .await;
+        let (key_ab, key_ba) = (format!("ab-{round}"), format!("ba-{round}"));
+        let (ab, ba) = futures_util::join!(
+            transfer(&app, &world, &a, &b, 1, &key_ab),
+            transfer(&app, &world, &b, &a, 1, &key_ba),
+        );
+        ab.expect_error("INVALID_STATE");
+        ba.expect_error("INVALID_STATE");
+    }
+    assert_eq!(app.count(member_accounts).await, before + 1);
+    assert_ledger_invariants(&app).await;
+}
+
 async fn one_key_sent_concurrently_posts_once(app: TestApp) {
     let world = app.world().await;
     let v = app
@@ -958,6 +1071,8 @@ backend_tests!(
     settings_are_validated_and_staff_only,
     concurrent_transfers_never_overdraw,
     one_key_sent_concurrently_posts_once,
+    refused_postings_open_no_account,
+    first_postings_at_once_open_one_account,
     the_last_item_goes_to_exactly_one,
     busy_community_keeps_every_invariant,
 );

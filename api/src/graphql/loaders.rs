@@ -11,17 +11,17 @@ use entity::consultation::proposal;
 use entity::credits::catalog_item;
 use entity::lists::{need, organisation, pledge, project, resource, resource_window};
 use entity::org::{household, region, user};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::ValueType;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, PrimaryKeyTrait, QueryFilter,
+    QueryOrder,
+};
 use uuid::Uuid;
 
 use crate::error::ServiceError;
+use crate::service::page::id_column;
 
-/// An entity whose rows are loaded by their UUID primary key.
-pub trait KeyedEntity: EntityTrait {
-    fn id_column() -> Self::Column;
-    fn id_of(model: &Self::Model) -> Uuid;
-}
-
+/// Loads rows of any entity keyed by one UUID primary key.
 pub struct ById<E> {
     db: DatabaseConnection,
     entity: PhantomData<fn() -> E>,
@@ -29,19 +29,26 @@ pub struct ById<E> {
 
 impl<E> Loader<Uuid> for ById<E>
 where
-    E: KeyedEntity,
+    E: EntityTrait,
+    E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
     E::Model: Clone + Send + Sync,
 {
     type Value = E::Model;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, E::Model>, Self::Error> {
+        let id = id_column::<E>().map_err(Arc::new)?;
         let rows = E::find()
-            .filter(E::id_column().is_in(keys.iter().copied()))
+            .filter(id.is_in(keys.iter().copied()))
             .all(&self.db)
             .await
             .map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|row| (E::id_of(&row), row)).collect())
+        rows.into_iter()
+            .map(|row| match <Uuid as ValueType>::try_from(row.get(id)) {
+                Ok(key) => Ok((key, row)),
+                Err(err) => Err(Arc::new(DbErr::Type(err.to_string()))),
+            })
+            .collect()
     }
 }
 
@@ -144,8 +151,10 @@ where
     .delay(delay)
 }
 
-fn by_id<E: KeyedEntity>(db: &DatabaseConnection, delay: Duration) -> DataLoader<ById<E>>
+fn by_id<E>(db: &DatabaseConnection, delay: Duration) -> DataLoader<ById<E>>
 where
+    E: EntityTrait,
+    E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
     E::Model: Clone + Send + Sync,
 {
     DataLoader::new(
@@ -188,87 +197,6 @@ pub fn load_error(err: Arc<DbErr>) -> async_graphql::Error {
         return ServiceError::database_unavailable().into();
     }
     ServiceError::internal(anyhow::anyhow!("loader: {err}")).into()
-}
-
-impl KeyedEntity for region::Entity {
-    fn id_column() -> Self::Column {
-        region::Column::Id
-    }
-    fn id_of(model: &Self::Model) -> Uuid {
-        model.id
-    }
-}
-
-impl KeyedEntity for household::Entity {
-    fn id_column() -> Self::Column {
-        household::Column::Id
-    }
-    fn id_of(model: &Self::Model) -> Uuid {
-        model.id
-    }
-}
-
-impl KeyedEntity for user::Entity {
-    fn id_column() -> Self::Column {
-        user::Column::Id
-    }
-    fn id_of(model: &Self::Model) -> Uuid {
-        model.id
-    }
-}
-
-impl KeyedEntity for catalog_item::Entity {
-    fn id_column() -> Self::Column {
-        catalog_item::Column::Id
-    }
-    fn id_of(model: &Self::Model) -> Uuid {
-        model.id
-    }
-}
-
-impl KeyedEntity for proposal::Entity {
-    fn id_column() -> Self::Column {
-        proposal::Column::Id
-    }
-    fn id_of(model: &Self::Model) -> Uuid {
-        model.id
-    }
-}
-
-impl KeyedEntity for resource::Entity {
-    fn id_column() -> Self::Column {
-        resource::Column::Id
-    }
-    fn id_of(model: &Self::Model) -> Uuid {
-        model.id
-    }
-}
-
-impl KeyedEntity for need::Entity {
-    fn id_column() -> Self::Column {
-        need::Column::Id
-    }
-    fn id_of(model: &Self::Model) -> Uuid {
-        model.id
-    }
-}
-
-impl KeyedEntity for project::Entity {
-    fn id_column() -> Self::Column {
-        project::Column::Id
-    }
-    fn id_of(model: &Self::Model) -> Uuid {
-        model.id
-    }
-}
-
-impl KeyedEntity for organisation::Entity {
-    fn id_column() -> Self::Column {
-        organisation::Column::Id
-    }
-    fn id_of(model: &Self::Model) -> Uuid {
-        model.id
-    }
 }
 
 /// The rating count and average of projects, one grouped query per batch.

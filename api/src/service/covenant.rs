@@ -28,7 +28,7 @@ use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
 use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, RegionPermission};
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 pub const MAX_ARTICLES: usize = 200;
@@ -610,23 +610,13 @@ pub async fn comments(
     if let Some(article_id) = article_id {
         condition = condition.add(covenant_comment::Column::ArticleId.eq(article_id));
     }
-    let total = page
-        .total(
-            covenant_comment::Entity::find()
-                .filter(condition.clone())
-                .count(db),
-        )
-        .await?;
-    let mut query = covenant_comment::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(covenant_comment::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(covenant_comment::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total))
+    Ok(paginate(
+        db,
+        covenant_comment::Entity::find().filter(condition),
+        Order::OldestFirst,
+        page,
+    )
+    .await?)
 }
 
 // ---------- reading ----------
@@ -1284,19 +1274,13 @@ pub async fn region_covenants(
     let condition = Condition::all()
         .add(region::Column::Kind.eq(RegionKind::Community))
         .add(below);
-    let total = page
-        .total(region::Entity::find().filter(condition.clone()).count(db))
-        .await?;
-    let mut query = region::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(region::Column::Id.gt(after));
-    }
-    let communities = query
-        .order_by_asc(region::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    let page = Page::from_overfetch(communities, page.limit, total);
+    let page = paginate(
+        db,
+        region::Entity::find().filter(condition),
+        Order::OldestFirst,
+        page,
+    )
+    .await?;
     let ids: Vec<Uuid> = page.items.iter().map(|c| c.id).collect();
     let covenants: HashMap<Uuid, covenant::Model> = covenant::Entity::find()
         .filter(covenant::Column::CommunityId.is_in(ids.clone()))

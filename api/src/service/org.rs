@@ -8,8 +8,8 @@ use entity::org::region_officer::{self, OfficerRole};
 use entity::org::{household, user};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -20,7 +20,7 @@ use crate::db::begin_write;
 use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, RegionPermission, Role};
 use crate::service::auth::create_password_user;
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 // ---------- regions ----------
@@ -116,7 +116,7 @@ pub async fn create_region(
         .actor(Some(actor_id))
         .change(
             None,
-            Some(json!({"name": created.name, "kind": kind_str(kind)})),
+            Some(json!({"name": created.name, "kind": kind.to_value()})),
         );
     if kind == RegionKind::Community {
         entry = entry.community(id);
@@ -154,27 +154,13 @@ pub async fn child_regions(
         Some(id) => Condition::all().add(region::Column::ParentId.eq(id)),
         None => Condition::all().add(region::Column::ParentId.is_null()),
     };
-    let total = page
-        .total(region::Entity::find().filter(filter.clone()).count(db))
-        .await?;
-    let mut query = region::Entity::find().filter(filter);
-    if let Some(after) = page.after {
-        query = query.filter(region::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(region::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total))
-}
-
-fn kind_str(kind: RegionKind) -> &'static str {
-    match kind {
-        RegionKind::District => "DISTRICT",
-        RegionKind::Street => "STREET",
-        RegionKind::Community => "COMMUNITY",
-    }
+    Ok(paginate(
+        db,
+        region::Entity::find().filter(filter),
+        Order::OldestFirst,
+        page,
+    )
+    .await?)
 }
 
 // ---------- officers ----------
@@ -245,7 +231,7 @@ pub async fn appoint_officer(
         &txn,
         AuditEntry::new("region_officer", appointed.id, "appoint")
             .actor(Some(actor_id))
-            .change(None, Some(json!({"region": region.id, "user": officer_user.id, "role": officer_role_str(input.role)}))),
+            .change(None, Some(json!({"region": region.id, "user": officer_user.id, "role": input.role.to_value()}))),
     )
     .await?;
     txn.commit().await?;
@@ -280,7 +266,7 @@ pub async fn revoke_officer(
         &txn,
         AuditEntry::new("region_officer", officer.id, "revoke")
             .actor(Some(actor_id))
-            .change(Some(json!({"region": region.id, "user": officer.user_id, "role": officer_role_str(officer.role)})), None),
+            .change(Some(json!({"region": region.id, "user": officer.user_id, "role": officer.role.to_value()})), None),
     )
     .await?;
     txn.commit().await?;
@@ -304,14 +290,6 @@ pub fn officer_role_fits(role: OfficerRole, kind: RegionKind) -> bool {
         OfficerRole::DistrictAdmin => kind == RegionKind::District,
         OfficerRole::StreetAdmin => kind == RegionKind::Street,
         OfficerRole::Observer => true,
-    }
-}
-
-fn officer_role_str(role: OfficerRole) -> &'static str {
-    match role {
-        OfficerRole::DistrictAdmin => "DISTRICT_ADMIN",
-        OfficerRole::StreetAdmin => "STREET_ADMIN",
-        OfficerRole::Observer => "OBSERVER",
     }
 }
 
@@ -794,29 +772,18 @@ pub async fn list_members(
             ),
         );
     }
-    let total = page
-        .total(
-            membership::Entity::find()
-                .filter(condition.clone())
-                .count(db),
-        )
-        .await?;
-    let mut query = membership::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(membership::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(membership::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    let viewer = actor.user_id().ok();
-    Ok(
-        Page::from_overfetch(rows, page.limit, total).map(|membership| MembershipView {
-            reveal_personal: reveal || Some(membership.user_id) == viewer,
-            membership,
-        }),
+    let rows = paginate(
+        db,
+        membership::Entity::find().filter(condition),
+        Order::OldestFirst,
+        page,
     )
+    .await?;
+    let viewer = actor.user_id().ok();
+    Ok(rows.map(|membership| MembershipView {
+        reveal_personal: reveal || Some(membership.user_id) == viewer,
+        membership,
+    }))
 }
 
 fn roles_bits(roles: &[Role]) -> ServiceResult<i32> {
@@ -911,13 +878,7 @@ async fn apply_change<C: ConnectionTrait>(
 }
 
 pub(crate) fn status_json(m: &membership::Model) -> serde_json::Value {
-    let status = match m.status {
-        MembershipStatus::Pending => "PENDING",
-        MembershipStatus::Active => "ACTIVE",
-        MembershipStatus::Rejected => "REJECTED",
-        MembershipStatus::Left => "LEFT",
-    };
-    json!({"status": status, "roles": m.roles, "reason": m.status_reason})
+    json!({"status": m.status.to_value(), "roles": m.roles, "reason": m.status_reason})
 }
 
 /// A user's memberships as `actor` may see them: all of them for the user

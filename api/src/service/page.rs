@@ -1,6 +1,9 @@
 //! Keyset pagination over UUID v7 ids (which sort by creation time).
 
-use sea_orm::DbErr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Iterable, PaginatorTrait,
+    PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+};
 use uuid::Uuid;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -54,4 +57,71 @@ impl<T> Page<T> {
             total_count: self.total_count,
         }
     }
+}
+
+/// The order a list is paged in. Each ends on the row's UUID v7 id, so the
+/// cursor (the last row's id) names one place in it.
+#[derive(Debug, Clone)]
+pub enum Order<C> {
+    /// By id: oldest first.
+    OldestFirst,
+    /// By id: newest first.
+    NewestFirst,
+    /// Highest `key` first, then oldest first. `cursor_key` is `key` on the
+    /// cursor's row, which the caller reads back (None on a first page).
+    KeyDescThenOldest { key: C, cursor_key: Option<Value> },
+}
+
+/// The id column of an entity whose primary key is one UUID.
+pub fn id_column<E>() -> Result<E::Column, DbErr>
+where
+    E: EntityTrait,
+    E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+{
+    E::PrimaryKey::iter()
+        .next()
+        .map(PrimaryKeyToColumn::into_column)
+        .ok_or_else(|| DbErr::Custom("entity without a primary key".into()))
+}
+
+/// Fetches one page of `select` in `order`: `limit + 1` rows after the
+/// cursor, and the total over all pages when the request wants it.
+pub async fn paginate<E, C>(
+    db: &C,
+    select: Select<E>,
+    order: Order<E::Column>,
+    request: PageRequest,
+) -> Result<Page<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    let id = id_column::<E>()?;
+    let total = request.total(select.clone().count(db)).await?;
+    let query = match order {
+        Order::OldestFirst => match request.after {
+            Some(after) => select.filter(id.gt(after)),
+            None => select,
+        }
+        .order_by_asc(id),
+        Order::NewestFirst => match request.after {
+            Some(after) => select.filter(id.lt(after)),
+            None => select,
+        }
+        .order_by_desc(id),
+        Order::KeyDescThenOldest { key, cursor_key } => match (request.after, cursor_key) {
+            (Some(after), Some(rank)) => select.filter(
+                Condition::any()
+                    .add(key.lt(rank.clone()))
+                    .add(Condition::all().add(key.eq(rank)).add(id.gt(after))),
+            ),
+            _ => select,
+        }
+        .order_by_desc(key)
+        .order_by_asc(id),
+    };
+    let rows = query.limit(request.limit + 1).all(db).await?;
+    Ok(Page::from_overfetch(rows, request.limit, total))
 }

@@ -34,8 +34,8 @@ use entity::consultation::{
 use entity::org::membership::{self, MembershipStatus};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -47,33 +47,10 @@ use crate::policy::{self, Actor, Permission, Role, Standing};
 use crate::service::consultation::tally_feed::{self, TallyPublisher};
 use crate::service::consultation::{outbox, proposal, settings};
 use crate::service::covenant;
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 
 /// The longest a ballot may stay open.
 pub const MAX_BALLOT_DAYS: i64 = 90;
-
-pub fn choice_str(choice: Choice) -> &'static str {
-    match choice {
-        Choice::For => "FOR",
-        Choice::Against => "AGAINST",
-        Choice::Abstain => "ABSTAIN",
-    }
-}
-
-fn method_str(method: VoteMethod) -> &'static str {
-    match method {
-        VoteMethod::Online => "ONLINE",
-        VoteMethod::Paper => "PAPER",
-        VoteMethod::Proxy => "PROXY",
-    }
-}
-
-fn target_str(kind: BallotTarget) -> &'static str {
-    match kind {
-        BallotTarget::Proposal => "PROPOSAL",
-        BallotTarget::CovenantVersion => "COVENANT_VERSION",
-    }
-}
 
 // ---------- counting ----------
 
@@ -294,23 +271,13 @@ pub async fn result_notices(
     if !include_expired {
         condition = condition.add(ballot_result_notice::Column::VisibleUntil.gt(Utc::now()));
     }
-    let total = page
-        .total(
-            ballot_result_notice::Entity::find()
-                .filter(condition.clone())
-                .count(db),
-        )
-        .await?;
-    let mut query = ballot_result_notice::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(ballot_result_notice::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(ballot_result_notice::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total))
+    Ok(paginate(
+        db,
+        ballot_result_notice::Entity::find().filter(condition),
+        Order::NewestFirst,
+        page,
+    )
+    .await?)
 }
 
 // ---------- opening ----------
@@ -768,22 +735,11 @@ async fn lock_ballot<C: ConnectionTrait>(
 
 fn ballot_json(b: &ballot::Model) -> serde_json::Value {
     json!({
-        "target": target_str(b.target_kind),
+        "target": b.target_kind.to_value(),
         "targetId": b.target_id,
-        "status": match b.status {
-            BallotStatus::Scheduled => "SCHEDULED",
-            BallotStatus::Open => "OPEN",
-            BallotStatus::Closed => "CLOSED",
-        },
-        "electorate": match b.electorate {
-            Electorate::Council => "COUNCIL",
-            Electorate::Households => "HOUSEHOLDS",
-            Electorate::Residents => "RESIDENTS",
-        },
-        "passRule": match b.pass_rule {
-            PassRule::MajorityOfCast => "MAJORITY_OF_CAST",
-            PassRule::TwoThirdsOfElectorate => "TWO_THIRDS_OF_ELECTORATE",
-        },
+        "status": b.status.to_value(),
+        "electorate": b.electorate.to_value(),
+        "passRule": b.pass_rule.to_value(),
         "quorum": b.quorum,
         "secret": b.secret,
         "electorateSize": b.electorate_size,
@@ -989,7 +945,7 @@ fn vote_json(
     voter: Option<Uuid>,
     method: Option<VoteMethod>,
 ) -> Option<serde_json::Value> {
-    let method = method.map(method_str);
+    let method = method.map(|m| m.to_value());
     if found.secret {
         return voter.map(|voter| json!({"voter": voter, "method": method}));
     }
@@ -998,7 +954,7 @@ fn vote_json(
         (choice, voter) => Some(json!({
             "voter": voter,
             "method": method,
-            "choice": choice.copied().map(choice_str),
+            "choice": choice.map(ActiveEnum::to_value),
         })),
     }
 }
@@ -1125,9 +1081,7 @@ async fn write_vote<C: ConnectionTrait>(
         ])
         // Only a vote cast the same way is replaced, even when two arrive at
         // once (and a proxy vote only by the same holder).
-        .action_and_where(
-            Expr::col((ballot_vote::Entity, ballot_vote::Column::Method)).eq(method_str(method)),
-        );
+        .action_and_where(Expr::col((ballot_vote::Entity, ballot_vote::Column::Method)).eq(method));
     if let (VoteMethod::Proxy, Some(holder)) = (method, recorded_by) {
         on_conflict.action_and_where(
             Expr::col((ballot_vote::Entity, ballot_vote::Column::RecordedBy)).eq(holder),

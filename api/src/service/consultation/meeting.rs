@@ -15,8 +15,8 @@ use entity::org::user;
 use rand::Rng;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -26,7 +26,7 @@ use crate::db::begin_write;
 use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Standing};
 use crate::service::consultation::{council, outbox};
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 pub const CHECK_IN_OPENS_BEFORE: Duration = Duration::minutes(30);
@@ -319,10 +319,7 @@ pub async fn check_in(
                 .actor(Some(standing.user_id))
                 .change(
                     None,
-                    Some(json!({"member": attendee, "method": match method {
-                        AttendanceMethod::Code => "CODE",
-                        AttendanceMethod::Staff => "STAFF",
-                    }})),
+                    Some(json!({"member": attendee, "method": method.to_value()})),
                 ),
         )
         .await?;
@@ -412,19 +409,14 @@ pub async fn list_meetings(
         return Err(ServiceError::Forbidden(Reason::NotPermitted));
     }
     let condition = Condition::all().add(meeting::Column::CommunityId.eq(community_id));
-    let total = page
-        .total(meeting::Entity::find().filter(condition.clone()).count(db))
-        .await?;
-    let mut query = meeting::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(meeting::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(meeting::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total).map(|m| view(m, &standing)))
+    let rows = paginate(
+        db,
+        meeting::Entity::find().filter(condition),
+        Order::NewestFirst,
+        page,
+    )
+    .await?;
+    Ok(rows.map(|m| view(m, &standing)))
 }
 
 pub async fn attendee_count(db: &DatabaseConnection, meeting_id: Uuid) -> ServiceResult<i64> {

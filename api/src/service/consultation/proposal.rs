@@ -13,8 +13,8 @@ use entity::consultation::{comment_report, proposal_comment, proposal_rating, pr
 use entity::org::membership::{self, MembershipStatus};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -24,30 +24,16 @@ use crate::db::begin_write;
 use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Standing};
 use crate::service::consultation::{outbox, settings};
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 pub const TITLE_MAX: usize = 100;
 pub const DESCRIPTION_MAX: usize = 5_000;
 pub const COMMENT_MAX: usize = 2_000;
 
-pub fn status_str(status: ProposalStatus) -> &'static str {
-    match status {
-        ProposalStatus::Submitted => "SUBMITTED",
-        ProposalStatus::Eligible => "ELIGIBLE",
-        ProposalStatus::Accepted => "ACCEPTED",
-        ProposalStatus::Merged => "MERGED",
-        ProposalStatus::Rejected => "REJECTED",
-        ProposalStatus::InVote => "IN_VOTE",
-        ProposalStatus::Passed => "PASSED",
-        ProposalStatus::Failed => "FAILED",
-        ProposalStatus::Done => "DONE",
-    }
-}
-
 fn state_json(p: &proposal::Model) -> serde_json::Value {
     json!({
-        "status": status_str(p.status),
+        "status": p.status.to_value(),
         "secondCount": p.second_count,
         "mergedInto": p.merged_into_id,
         "reason": p.reject_reason,
@@ -686,20 +672,14 @@ pub async fn list_proposals(
     if let Some(status) = status {
         condition = condition.add(proposal::Column::Status.eq(status));
     }
-    let total = page
-        .total(proposal::Entity::find().filter(condition.clone()).count(db))
-        .await?;
-    let mut query = proposal::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(proposal::Column::Id.lt(after));
-    }
     // Newest first: residents look for what is being discussed now.
-    let rows = query
-        .order_by_desc(proposal::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total))
+    Ok(paginate(
+        db,
+        proposal::Entity::find().filter(condition),
+        Order::NewestFirst,
+        page,
+    )
+    .await?)
 }
 
 /// Whether the caller has seconded the proposal.
@@ -941,28 +921,17 @@ pub async fn list_comments(
     let (_, standing) = load(db, actor, proposal_id).await?;
     let moderator_view = standing.allows(Permission::ManageConsultation);
     let condition = Condition::all().add(proposal_comment::Column::ProposalId.eq(proposal_id));
-    let total = page
-        .total(
-            proposal_comment::Entity::find()
-                .filter(condition.clone())
-                .count(db),
-        )
-        .await?;
-    let mut query = proposal_comment::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(proposal_comment::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(proposal_comment::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(
-        Page::from_overfetch(rows, page.limit, total).map(|comment| CommentView {
-            comment,
-            moderator_view,
-        }),
+    let rows = paginate(
+        db,
+        proposal_comment::Entity::find().filter(condition),
+        Order::OldestFirst,
+        page,
     )
+    .await?;
+    Ok(rows.map(|comment| CommentView {
+        comment,
+        moderator_view,
+    }))
 }
 
 // ---------- evaluation ----------

@@ -4,7 +4,9 @@
 
 use chrono::Utc;
 use entity::consultation::setting::{self, SecondingKind};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -131,12 +133,8 @@ pub async fn update_consultation_settings(
 }
 
 fn settings_json(s: &setting::Model) -> serde_json::Value {
-    let kind = match s.seconding_kind {
-        SecondingKind::Residents => "RESIDENTS",
-        SecondingKind::HouseholdPercent => "HOUSEHOLD_PERCENT",
-    };
     json!({
-        "secondingKind": kind,
+        "secondingKind": s.seconding_kind.to_value(),
         "secondingValue": s.seconding_value,
         "maxProxiesPerHolder": s.max_proxies_per_holder,
         "noticeDays": s.notice_days,

@@ -10,8 +10,8 @@ use entity::credits::point_account;
 use entity::credits::posting::PostingKind;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -24,7 +24,7 @@ use crate::service::credits::idempotency::{self, Claim, Request};
 use crate::service::credits::ledger::{self, Movement, PostingView};
 use crate::service::credits::volunteers::normalise_skills;
 use crate::service::credits::{random_digits, settings};
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 /// Check-in codes are shown and used from this long before the start until
@@ -171,7 +171,7 @@ fn activity_json(a: &activity::Model) -> serde_json::Value {
         "capacity": a.capacity,
         "pointsPerHour": a.points_per_hour,
         "project": a.project_id,
-        "status": match a.status { ActivityStatus::Open => "OPEN", ActivityStatus::Cancelled => "CANCELLED" },
+        "status": a.status.to_value(),
     })
 }
 
@@ -201,17 +201,7 @@ pub async fn list_activities(
 ) -> ServiceResult<Page<activity::Model>> {
     policy::authorize(db, actor, community_id, Permission::UseCredits).await?;
     let base = activity::Entity::find().filter(activity::Column::CommunityId.eq(community_id));
-    let total = page.total(base.clone().count(db)).await?;
-    let mut query = base;
-    if let Some(after) = page.after {
-        query = query.filter(activity::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(activity::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total))
+    Ok(paginate(db, base, Order::NewestFirst, page).await?)
 }
 
 /// How many volunteers are signed up and waiting.
@@ -259,14 +249,6 @@ async fn lock_open_activity<C: ConnectionTrait>(txn: &C, activity_id: Uuid) -> S
         ));
     }
     Ok(())
-}
-
-fn signup_status_str(status: SignupStatus) -> &'static str {
-    match status {
-        SignupStatus::SignedUp => "SIGNED_UP",
-        SignupStatus::Waitlisted => "WAITLISTED",
-        SignupStatus::Cancelled => "CANCELLED",
-    }
 }
 
 /// A volunteer signs up: a place while there is one, else the waiting list.
@@ -355,7 +337,7 @@ pub async fn sign_up(
         AuditEntry::new("activity_signup", saved.id, "sign_up")
             .community(found.community_id)
             .actor(Some(grant.user_id))
-            .change(None, Some(json!({"status": signup_status_str(status)}))),
+            .change(None, Some(json!({"status": status.to_value()}))),
     )
     .await?;
     txn.commit().await?;
@@ -403,7 +385,7 @@ pub async fn cancel_sign_up(
             .community(found.community_id)
             .actor(Some(user_id))
             .change(
-                Some(json!({"status": signup_status_str(was)})),
+                Some(json!({"status": was.to_value()})),
                 Some(json!({"status": "CANCELLED"})),
             ),
     )
@@ -865,8 +847,6 @@ pub async fn confirm_service(
         ));
     }
     let rules = settings::rules(db, found.community_id).await?;
-    let issuing = ledger::issuing_account(db, found.community_id).await?;
-    let pool = ledger::donation_pool(db, found.community_id).await?;
 
     let txn = begin_write(db).await?;
     let key_id = match idempotency::claim(&txn, &request).await? {
@@ -876,9 +856,14 @@ pub async fn confirm_service(
             return replay_credits(db, &ids).await;
         }
     };
+    let issuing = ledger::issuing_account(&txn, found.community_id).await?;
+    let pool = ledger::donation_pool(&txn, found.community_id).await?;
+    // Opened only now, in this transaction: a refused request leaves no account.
+    let owners: Vec<Uuid> = cleaned.iter().map(|r| r.user_id).collect();
+    let accounts = ledger::member_accounts(&txn, found.community_id, &owners).await?;
     close_unfinished_attendance(&txn, Some(found.id), now).await?;
     let mut posted = Vec::new();
-    for record in cleaned {
+    for (record, account) in cleaned.into_iter().zip(accounts) {
         let signup = activity_signup::Entity::find()
             .filter(activity_signup::Column::ActivityId.eq(found.id))
             .filter(activity_signup::Column::UserId.eq(record.user_id))
@@ -894,8 +879,6 @@ pub async fn confirm_service(
                 "该志愿者的服务时长已经确认过",
             ));
         }
-        // Opened only now, in this transaction: a refused request leaves no account.
-        let account = ledger::member_account(&txn, found.community_id, record.user_id).await?;
         let Some(interval) = attended_interval(&found, &signup) else {
             return Err(ServiceError::invalid_state(
                 Reason::AttendanceMissing,

@@ -8,7 +8,7 @@ use entity::credits::posting::{self, PostingKind};
 use entity::credits::redemption::{self, RedemptionStatus};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
@@ -21,7 +21,7 @@ use crate::policy::{self, Actor, Permission};
 use crate::service::credits::idempotency::{self, Claim, Request};
 use crate::service::credits::ledger::{self, Movement};
 use crate::service::credits::random_digits;
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 #[derive(Debug, Clone)]
@@ -163,25 +163,7 @@ pub async fn list_items(
     let base = catalog_item::Entity::find()
         .filter(catalog_item::Column::CommunityId.eq(community_id))
         .filter(catalog_item::Column::Active.eq(true));
-    let total = page.total(base.clone().count(db)).await?;
-    let mut query = base;
-    if let Some(after) = page.after {
-        query = query.filter(catalog_item::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(catalog_item::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total))
-}
-
-fn status_str(status: RedemptionStatus) -> &'static str {
-    match status {
-        RedemptionStatus::Reserved => "RESERVED",
-        RedemptionStatus::Fulfilled => "FULFILLED",
-        RedemptionStatus::Cancelled => "CANCELLED",
-    }
+    Ok(paginate(db, base, Order::OldestFirst, page).await?)
 }
 
 /// A member redeems points for an item: the stock is reserved (a
@@ -230,8 +212,6 @@ pub async fn redeem(
         ));
     }
     let points = i64::from(item.price_points) * i64::from(quantity);
-    let account = ledger::member_account(db, item.community_id, user_id).await?;
-    let issuing = ledger::issuing_account(db, item.community_id).await?;
 
     let txn = begin_write(db).await?;
     let key_id = match idempotency::claim(&txn, &request).await? {
@@ -241,6 +221,8 @@ pub async fn redeem(
             return replay(db, &ids).await;
         }
     };
+    let issuing = ledger::issuing_account(&txn, item.community_id).await?;
+    let account = ledger::member_account(&txn, item.community_id, user_id).await?;
     let now = Utc::now();
     let reserved = catalog_item::Entity::update_many()
         .col_expr(
@@ -404,7 +386,7 @@ pub async fn cancel_redemption(
             .community(found.community_id)
             .actor(Some(standing.user_id))
             .change(
-                Some(json!({"status": status_str(found.status)})),
+                Some(json!({"status": found.status.to_value()})),
                 Some(json!({"status": "CANCELLED", "refund": refund.id})),
             ),
     )

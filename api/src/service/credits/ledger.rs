@@ -16,8 +16,8 @@ use entity::credits::posting::{self, PostingKind};
 use entity::org::membership::{self, MembershipStatus};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -28,7 +28,7 @@ use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission};
 use crate::service::credits::idempotency::{self, Claim, Request};
 use crate::service::credits::settings;
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 /// A posting as seen from one account: its amount is signed from there.
@@ -54,6 +54,12 @@ impl PostingView {
 
 /// The account of `kind` (and `owner` for a member), created when missing.
 /// Safe under concurrency: the insert does nothing when another one won.
+/// Writers call it inside the transaction that posts to the account, so a
+/// refused request leaves no empty account behind. An account being opened
+/// holds back others opening the same one until its transaction ends, so
+/// each transaction opens its accounts before any other write and in one
+/// order (issuing, donation pool, then members by owner id): two first
+/// postings at once then never wait on each other in a cycle.
 pub async fn ensure_account<C: ConnectionTrait>(
     db: &C,
     community_id: Uuid,
@@ -111,6 +117,39 @@ pub async fn member_account<C: ConnectionTrait>(
     user_id: Uuid,
 ) -> ServiceResult<point_account::Model> {
     ensure_account(db, community_id, AccountKind::Member, Some(user_id)).await
+}
+
+/// The accounts of two members, opened in owner-id order (see
+/// [`ensure_account`]) and returned as `(a's, b's)`.
+pub async fn member_account_pair<C: ConnectionTrait>(
+    db: &C,
+    community_id: Uuid,
+    a: Uuid,
+    b: Uuid,
+) -> ServiceResult<(point_account::Model, point_account::Model)> {
+    if a <= b {
+        let first = member_account(db, community_id, a).await?;
+        Ok((first, member_account(db, community_id, b).await?))
+    } else {
+        let second = member_account(db, community_id, b).await?;
+        Ok((member_account(db, community_id, a).await?, second))
+    }
+}
+
+/// The accounts of `owners`, in that order, opened in owner-id order (see
+/// [`ensure_account`]).
+pub async fn member_accounts<C: ConnectionTrait>(
+    db: &C,
+    community_id: Uuid,
+    owners: &[Uuid],
+) -> ServiceResult<Vec<point_account::Model>> {
+    let mut by_owner: Vec<usize> = (0..owners.len()).collect();
+    by_owner.sort_by_key(|&i| owners[i]);
+    let mut opened = vec![None; owners.len()];
+    for i in by_owner {
+        opened[i] = Some(member_account(db, community_id, owners[i]).await?);
+    }
+    Ok(opened.into_iter().flatten().collect())
 }
 
 // ---------- posting ----------
@@ -267,19 +306,9 @@ pub async fn post<C: ConnectionTrait>(
     Ok(saved)
 }
 
-pub fn kind_str(kind: PostingKind) -> &'static str {
-    match kind {
-        PostingKind::Earn => "EARN",
-        PostingKind::Redeem => "REDEEM",
-        PostingKind::Transfer => "TRANSFER",
-        PostingKind::Expire => "EXPIRE",
-        PostingKind::Adjust => "ADJUST",
-    }
-}
-
 fn posting_json(p: &posting::Model) -> serde_json::Value {
     json!({
-        "kind": kind_str(p.kind),
+        "kind": p.kind.to_value(),
         "amount": p.amount,
         "from": p.from_account_id,
         "to": p.to_account_id,
@@ -371,9 +400,8 @@ pub async fn transfer_points(
             memo.clone().unwrap_or_default(),
         ],
     )?;
-    let sender = member_account(db, input.community_id, user_id).await?;
     if let Some(Claim::Replay(ids)) = idempotency::lookup(db, &request).await? {
-        return replay_one(db, &ids, sender.id).await;
+        return replay_one(db, &ids, |p| p.from_account_id).await;
     }
 
     let members = membership::Entity::find()
@@ -406,16 +434,17 @@ pub async fn transfer_points(
             ));
         }
     }
-    let receiver = member_account(db, input.community_id, input.to_user_id).await?;
 
     let txn = begin_write(db).await?;
     let key_id = match idempotency::claim(&txn, &request).await? {
         Claim::Fresh(id) => id,
         Claim::Replay(ids) => {
             drop(txn);
-            return replay_one(db, &ids, sender.id).await;
+            return replay_one(db, &ids, |p| p.from_account_id).await;
         }
     };
+    let (sender, receiver) =
+        member_account_pair(&txn, input.community_id, user_id, input.to_user_id).await?;
     let mut movement = Movement::new(
         PostingKind::Transfer,
         i64::from(input.amount),
@@ -439,7 +468,7 @@ pub async fn transfer_points(
 async fn replay_one(
     db: &DatabaseConnection,
     ids: &[Uuid],
-    account_id: Uuid,
+    account_of: impl FnOnce(&posting::Model) -> Uuid,
 ) -> ServiceResult<PostingView> {
     let posting = postings_by_ids(db, ids)
         .await?
@@ -447,8 +476,8 @@ async fn replay_one(
         .next()
         .ok_or(ServiceError::NotFound("积分流水"))?;
     Ok(PostingView {
+        account_id: account_of(&posting),
         posting,
-        account_id,
     })
 }
 
@@ -507,17 +536,17 @@ pub async fn adjust_points(
         ],
     )?;
     if let Some(Claim::Replay(ids)) = idempotency::lookup(db, &request).await? {
-        return replay_one(db, &ids, account.id).await;
+        return replay_one(db, &ids, |_| account.id).await;
     }
-    let issuing = issuing_account(db, account.community_id).await?;
     let txn = begin_write(db).await?;
     let key_id = match idempotency::claim(&txn, &request).await? {
         Claim::Fresh(id) => id,
         Claim::Replay(ids) => {
             drop(txn);
-            return replay_one(db, &ids, account.id).await;
+            return replay_one(db, &ids, |_| account.id).await;
         }
     };
+    let issuing = issuing_account(&txn, account.community_id).await?;
     let (from, to) = if input.amount > 0 {
         (issuing.id, account.id)
     } else {
@@ -568,7 +597,7 @@ pub async fn reverse_posting(
         &[original.id.to_string(), reason.clone()],
     )?;
     if let Some(Claim::Replay(ids)) = idempotency::lookup(db, &request).await? {
-        return replay_one(db, &ids, original.to_account_id).await;
+        return replay_one(db, &ids, |_| original.to_account_id).await;
     }
     if original.reverses_posting_id.is_some() {
         return Err(ServiceError::invalid_state(
@@ -587,7 +616,7 @@ pub async fn reverse_posting(
         Claim::Fresh(id) => id,
         Claim::Replay(ids) => {
             drop(txn);
-            return replay_one(db, &ids, original.to_account_id).await;
+            return replay_one(db, &ids, |_| original.to_account_id).await;
         }
     };
     let already = posting::Entity::find()
@@ -680,24 +709,17 @@ pub async fn account_postings(
     let either = Condition::any()
         .add(posting::Column::FromAccountId.eq(account.id))
         .add(posting::Column::ToAccountId.eq(account.id));
-    let total = page
-        .total(posting::Entity::find().filter(either.clone()).count(db))
-        .await?;
-    let mut query = posting::Entity::find().filter(either);
-    if let Some(after) = page.after {
-        query = query.filter(posting::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(posting::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(
-        Page::from_overfetch(rows, page.limit, total).map(|posting| PostingView {
-            posting,
-            account_id: account.id,
-        }),
+    let rows = paginate(
+        db,
+        posting::Entity::find().filter(either),
+        Order::NewestFirst,
+        page,
     )
+    .await?;
+    Ok(rows.map(|posting| PostingView {
+        posting,
+        account_id: account.id,
+    }))
 }
 
 // ---------- expiry ----------
@@ -736,8 +758,8 @@ pub async fn expire_points(
     let Some(cutoff) = now.checked_sub_months(Months::new(months)) else {
         return Ok(ExpiryReport::default());
     };
-    let issuing = issuing_account(db, community_id).await?;
     let txn = begin_write(db).await?;
+    let issuing = issuing_account(&txn, community_id).await?;
     let accounts = point_account::Entity::find()
         .filter(point_account::Column::CommunityId.eq(community_id))
         .filter(point_account::Column::Kind.eq(AccountKind::Member))

@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use entity::credits::credit_setting::{self, TransferPolicy};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -132,9 +134,6 @@ fn settings_json(s: &credit_setting::Model) -> serde_json::Value {
         "dailyCapMinutes": s.daily_cap_minutes,
         "balanceCap": s.balance_cap,
         "validityMonths": s.validity_months,
-        "transferPolicy": match s.transfer_policy {
-            TransferPolicy::AnyMember => "ANY_MEMBER",
-            TransferPolicy::FamilyOnly => "FAMILY_ONLY",
-        },
+        "transferPolicy": s.transfer_policy.to_value(),
     })
 }

@@ -16,7 +16,7 @@ use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
 use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role};
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 /// Trims, drops empties and duplicates, sorts; at most 20 skills of 20 chars.
@@ -165,31 +165,21 @@ pub async fn list_volunteers(
             .await?;
         query = query.filter(membership::Column::UserId.is_in(with_skill));
     }
-    let total = page.total(query.clone().count(db)).await?;
-    if let Some(after) = page.after {
-        query = query.filter(membership::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(membership::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    let user_ids: Vec<Uuid> = rows.iter().map(|m| m.user_id).collect();
+    let rows = paginate(db, query, Order::OldestFirst, page).await?;
+    let user_ids: Vec<Uuid> = rows.items.iter().map(|m| m.user_id).collect();
     let profiles = volunteer_profile::Entity::find()
         .filter(volunteer_profile::Column::CommunityId.eq(community_id))
         .filter(volunteer_profile::Column::UserId.is_in(user_ids))
         .all(db)
         .await?;
-    Ok(
-        Page::from_overfetch(rows, page.limit, total).map(|membership| VolunteerView {
-            skills: profiles
-                .iter()
-                .find(|p| p.user_id == membership.user_id)
-                .map(|p| split_skills(&p.skills))
-                .unwrap_or_default(),
-            membership,
-        }),
-    )
+    Ok(rows.map(|membership| VolunteerView {
+        skills: profiles
+            .iter()
+            .find(|p| p.user_id == membership.user_id)
+            .map(|p| split_skills(&p.skills))
+            .unwrap_or_default(),
+        membership,
+    }))
 }
 
 // ---------- teams ----------

@@ -15,7 +15,7 @@ use entity::lists::need::{self, BeneficiaryGroup, NeedStatus, Urgency};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -25,7 +25,7 @@ use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
 use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Standing};
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 /// The moves the state machine allows (the projects drive MATCHED →
@@ -299,19 +299,14 @@ pub async fn list_needs(
     if let Some(status) = status {
         condition = condition.add(need::Column::Status.eq(status));
     }
-    let total = page
-        .total(need::Entity::find().filter(condition.clone()).count(db))
-        .await?;
-    let mut query = need::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(need::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(need::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total).map(|n| NeedView::for_standing(n, &standing)))
+    let rows = paginate(
+        db,
+        need::Entity::find().filter(condition),
+        Order::OldestFirst,
+        page,
+    )
+    .await?;
+    Ok(rows.map(|n| NeedView::for_standing(n, &standing)))
 }
 
 /// The staff queue: needs waiting for staff (SUBMITTED and ACCEPTED unless
@@ -334,10 +329,7 @@ pub async fn need_queue(
     let condition = Condition::all()
         .add(need::Column::CommunityId.eq(community_id))
         .add(need::Column::Status.is_in(statuses));
-    let total = page
-        .total(need::Entity::find().filter(condition.clone()).count(db))
-        .await?;
-    let mut query = need::Entity::find().filter(condition);
+    let mut cursor_key = None;
     if let Some(after) = page.after {
         let rank: Option<i16> = need::Entity::find_by_id(after)
             .select_only()
@@ -349,23 +341,14 @@ pub async fn need_queue(
         let rank = rank.ok_or_else(|| {
             ServiceError::bad_input(Reason::CursorInvalid, "after", "分页游标无效")
         })?;
-        query = query.filter(
-            Condition::any()
-                .add(need::Column::UrgencyRank.lt(rank))
-                .add(
-                    Condition::all()
-                        .add(need::Column::UrgencyRank.eq(rank))
-                        .add(need::Column::Id.gt(after)),
-                ),
-        );
+        cursor_key = Some(rank.into());
     }
-    let rows = query
-        .order_by_desc(need::Column::UrgencyRank)
-        .order_by_asc(need::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total).map(|n| NeedView::for_standing(n, &standing)))
+    let order = Order::KeyDescThenOldest {
+        key: need::Column::UrgencyRank,
+        cursor_key,
+    };
+    let rows = paginate(db, need::Entity::find().filter(condition), order, page).await?;
+    Ok(rows.map(|n| NeedView::for_standing(n, &standing)))
 }
 
 /// Every need status.

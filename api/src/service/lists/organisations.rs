@@ -18,7 +18,7 @@ use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
 use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, RegionPermission};
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 /// Who may manage an organisation registered in `region` (a community or a
@@ -205,23 +205,13 @@ pub async fn list_organisations(
                 .add(organisation::Column::CommunityId.eq(community_id))
                 .add(organisation::Column::CommunityId.is_null()),
         );
-    let total = page
-        .total(
-            organisation::Entity::find()
-                .filter(condition.clone())
-                .count(db),
-        )
-        .await?;
-    let mut query = organisation::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(organisation::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(organisation::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total))
+    Ok(paginate(
+        db,
+        organisation::Entity::find().filter(condition),
+        Order::OldestFirst,
+        page,
+    )
+    .await?)
 }
 
 /// The representatives of an organisation (its managers and its representatives see them).

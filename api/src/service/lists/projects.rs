@@ -39,7 +39,7 @@ use crate::audit::{self, AuditEntry};
 use crate::db::{WriteTransaction, begin_write};
 use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role, Standing};
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 /// The largest budget accepted: ¥20,000,000.00 in fen (fits a GraphQL Int).
@@ -1201,19 +1201,13 @@ async fn paged(
     condition: Condition,
     page: PageRequest,
 ) -> ServiceResult<Page<project::Model>> {
-    let total = page
-        .total(project::Entity::find().filter(condition.clone()).count(db))
-        .await?;
-    let mut query = project::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(project::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(project::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total))
+    Ok(paginate(
+        db,
+        project::Entity::find().filter(condition),
+        Order::OldestFirst,
+        page,
+    )
+    .await?)
 }
 
 /// The needs a project addresses, each as the caller may see it.

@@ -10,7 +10,7 @@ use entity::org::membership::{self, MembershipStatus};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -20,7 +20,7 @@ use crate::audit::{self, AuditEntry};
 use crate::db::begin_write;
 use crate::error::{Reason, ServiceError, ServiceResult};
 use crate::policy::{self, Actor, Permission, Role};
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{Order, Page, PageRequest, paginate};
 use crate::service::validate;
 
 pub const MAX_SKILLS: usize = 10;
@@ -497,19 +497,13 @@ pub async fn list_resources(
                 .add(like(resource::Column::Skills)),
         );
     }
-    let total = page
-        .total(resource::Entity::find().filter(condition.clone()).count(db))
-        .await?;
-    let mut query = resource::Entity::find().filter(condition);
-    if let Some(after) = page.after {
-        query = query.filter(resource::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(resource::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, page.limit, total))
+    Ok(paginate(
+        db,
+        resource::Entity::find().filter(condition),
+        Order::OldestFirst,
+        page,
+    )
+    .await?)
 }
 
 fn escape_like(text: &str) -> String {
