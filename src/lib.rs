@@ -60,6 +60,30 @@ macro_rules! backend_tests {
     };
 }
 
+/// The tests' side of a WebSocket to `/graphql/ws`.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl TestApp {
+    /// Opens `/graphql/ws` offering `protocol`, not yet initialised; with
+    /// the server's upgrade answer.
+    pub async fn connect_socket(
+        &self,
+        protocol: &str,
+    ) -> (
+        Socket,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/graphql/ws", self.base_url.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap()
+    }
+}
+
 /// How long [`wait_until`] waits for a condition before the test fails:
 /// long enough that a slow or busy machine makes a test slower, never red.
 pub const WAIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);

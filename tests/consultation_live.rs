@@ -7,12 +7,9 @@
 use futures_util::{SinkExt, StreamExt};
 use linli::{Backend, TestApp, World, backend_tests};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use linli::Socket;
 
 const VOTE: &str = "mutation($b: ID!, $c: Choice!) { castVote(ballotId: $b, choice: $c) { id } }";
 
@@ -21,13 +18,7 @@ async fn open_ballot(app: &TestApp, world: &World, secret: bool) -> String {
 }
 
 async fn subscribe(app: &TestApp, token: &str, ballot: &str) -> Socket {
-    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut socket, _) = app.connect_socket("graphql-transport-ws").await;
     let init =
         json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
     socket.send(Message::text(init.to_string())).await.unwrap();

@@ -7,21 +7,13 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use linli::{Backend, TestApp, backend_tests, spawn_app_with};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use linli::Socket;
 
 /// Opens /graphql/ws with `protocol` and sends `connection_init` with `payload`.
 async fn open_socket(app: &TestApp, protocol: &str, payload: Value) -> Socket {
-    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", protocol.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut socket, _) = app.connect_socket(protocol).await;
     let init = json!({"type": "connection_init", "payload": payload});
     socket.send(Message::text(init.to_string())).await.unwrap();
     socket
@@ -454,13 +446,7 @@ async fn health_ready_and_metrics(app: TestApp) {
 
 async fn websocket_speaks_graphql_transport_ws(app: TestApp) {
     let world = app.world().await;
-    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut socket, response) = app.connect_socket("graphql-transport-ws").await;
     assert_eq!(
         response.headers()["sec-websocket-protocol"],
         "graphql-transport-ws"
@@ -496,13 +482,7 @@ async fn websocket_speaks_graphql_transport_ws(app: TestApp) {
     );
 
     // A bad token is refused at connection_init.
-    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut socket, _) = app.connect_socket("graphql-transport-ws").await;
     let init = json!({"type": "connection_init", "payload": {"Authorization": "Bearer forged"}});
     socket.send(Message::text(init.to_string())).await.unwrap();
     let reply = socket.next().await;

@@ -11,20 +11,12 @@ use futures_util::{SinkExt, StreamExt};
 use linli::{Backend, TestApp, backend_tests, spawn_app_with};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use linli::Socket;
 
 /// A graphql-transport-ws socket, acknowledged, with `token` (or none).
 async fn open_socket(app: &TestApp, token: Option<&str>) -> Socket {
-    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut socket, _) = app.connect_socket("graphql-transport-ws").await;
     let payload = match token {
         Some(token) => json!({"Authorization": format!("Bearer {token}")}),
         None => json!({}),

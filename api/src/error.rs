@@ -414,6 +414,12 @@ pub enum ServiceError {
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 impl ServiceError {
+    /// The session's account is gone (or the refresh token is spent): the
+    /// client signs in again.
+    pub fn session_invalid() -> Self {
+        ServiceError::Unauthenticated(Reason::SessionInvalid, "登录已失效，请重新登录")
+    }
+
     pub fn bad_input(reason: Reason, field: &'static str, message: impl Into<String>) -> Self {
         ServiceError::BadInput {
             field,
@@ -602,18 +608,14 @@ const fn unique(
     }
 }
 
+/// A CHECK constraint: built as [`unique`] is; the table names the kind.
 const fn check(
     name: &'static str,
     sqlite: &'static str,
     reason: Reason,
     message: &'static str,
 ) -> Constraint {
-    Constraint {
-        name,
-        sqlite,
-        reason,
-        message,
-    }
+    unique(name, sqlite, reason, message)
 }
 
 /// Every constraint whose violation a client may cause, by name. A

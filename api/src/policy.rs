@@ -344,10 +344,7 @@ pub async fn standing<C: ConnectionTrait>(
     let community = region::Model::from_query_result(&row, "")?;
     let is_admin: Option<bool> = row.try_get("", "is_admin")?;
     // A token for a user who no longer exists.
-    let is_admin = is_admin.ok_or(ServiceError::Unauthenticated(
-        Reason::SessionInvalid,
-        "登录已失效，请重新登录",
-    ))?;
+    let is_admin = is_admin.ok_or_else(ServiceError::session_invalid)?;
     let member_roles: Option<i32> = row.try_get("", "member_roles")?;
     let mut officer_roles = Vec::new();
     for role in OfficerRole::iter() {
@@ -590,10 +587,7 @@ async fn is_platform_admin<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Service
     match flag {
         Some(flag) => Ok(flag),
         // A token for a user who no longer exists.
-        None => Err(ServiceError::Unauthenticated(
-            Reason::SessionInvalid,
-            "登录已失效，请重新登录",
-        )),
+        None => Err(ServiceError::session_invalid()),
     }
 }
 

@@ -224,8 +224,7 @@ async fn claim_attempt<C: ConnectionTrait>(
 /// Spends a refresh token and issues the next one of its family. A token that
 /// was already spent means it leaked: the whole family is revoked.
 pub async fn refresh(state: &AppState, presented: &str) -> ServiceResult<AuthSession> {
-    let invalid =
-        || ServiceError::Unauthenticated(Reason::SessionInvalid, "登录已失效，请重新登录");
+    let invalid = ServiceError::session_invalid;
     let now = Utc::now();
     let txn = begin_write(&state.db).await?;
     let Some(token) = refresh_token::Entity::find()
@@ -299,10 +298,7 @@ pub async fn set_password(
     let user = user::Entity::find_by_id(user_id)
         .one(&state.db)
         .await?
-        .ok_or(ServiceError::Unauthenticated(
-            Reason::SessionInvalid,
-            "登录已失效，请重新登录",
-        ))?;
+        .ok_or_else(ServiceError::session_invalid)?;
     if user.password_hash.is_some() {
         let current = current_password.unwrap_or_default().to_string();
         if !state

@@ -306,14 +306,10 @@ pub async fn update_profile(
 ) -> ServiceResult<user::Model> {
     let user_id = actor.user_id()?;
     let display_name = validate::text("displayName", display_name, 32)?;
-    let user =
-        user::Entity::find_by_id(user_id)
-            .one(db)
-            .await?
-            .ok_or(ServiceError::Unauthenticated(
-                Reason::SessionInvalid,
-                "登录已失效，请重新登录",
-            ))?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or_else(ServiceError::session_invalid)?;
     let mut active: user::ActiveModel = user.into();
     active.display_name = Set(display_name);
     Ok(active.update(db).await?)

@@ -205,14 +205,10 @@ pub async fn export_my_data(
     actor: &Actor,
 ) -> ServiceResult<Value> {
     let user_id = policy::authorize_own_personal_data(actor)?;
-    let me =
-        user::Entity::find_by_id(user_id)
-            .one(db)
-            .await?
-            .ok_or(ServiceError::Unauthenticated(
-                Reason::SessionInvalid,
-                "登录已失效，请重新登录",
-            ))?;
+    let me = user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or_else(ServiceError::session_invalid)?;
 
     let memberships = membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
@@ -416,10 +412,7 @@ pub async fn delete_my_account(
         .one(&txn)
         .await?
         .filter(|u| u.erased_at.is_none())
-        .ok_or(ServiceError::Unauthenticated(
-            Reason::SessionInvalid,
-            "登录已失效，请重新登录",
-        ))?;
+        .ok_or_else(ServiceError::session_invalid)?;
     let balances: Vec<i64> = point_account::Entity::find()
         .select_only()
         .column(point_account::Column::Balance)
