@@ -297,28 +297,36 @@ pub struct OpenBallot {
 /// Staff open a ballot on an ACCEPTED proposal (it moves to IN_VOTE). With
 /// no `opens_at`, or one already past, it opens now and its electorate is
 /// fixed now; otherwise it is SCHEDULED and the closing task opens it.
+/// Validate → plan → apply.
 pub async fn open_ballot(
     db: &DatabaseConnection,
     actor: &Actor,
     input: OpenBallot,
 ) -> ServiceResult<ballot::Model> {
+    let valid = validate_ballot(db, actor, input).await?;
+    let plan = plan_ballot(valid, Uuid::now_v7());
+    apply_ballot(db, plan).await
+}
+
+/// A ballot request that passed every check made before the transaction.
+struct ValidBallot {
+    input: OpenBallot,
+    target: Target,
+    opened_by: Uuid,
+    council_id: Option<Uuid>,
+    opens_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+/// The target, the caller's standing, the electorate, the voting window and
+/// quorum, the council (for a council vote) and the proposal's status.
+async fn validate_ballot(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: OpenBallot,
+) -> ServiceResult<ValidBallot> {
     actor.user_id()?;
-    let target = match (input.proposal_id, input.covenant_version_id) {
-        (Some(id), None) => Target::Proposal(proposal::find_proposal(db, id).await?),
-        (None, Some(id)) => Target::Covenant(
-            entity::covenant::covenant_version::Entity::find_by_id(id)
-                .one(db)
-                .await?
-                .ok_or(ServiceError::NotFound("公约版本"))?,
-        ),
-        _ => {
-            return Err(ServiceError::bad_input(
-                Reason::FieldRequired,
-                "proposalId",
-                "请指定一个议题或一个公约版本（二选一）",
-            ));
-        }
-    };
+    let target = find_target(db, &input).await?;
     let community_id = target.community_id();
     let standing = policy::standing(db, actor, community_id).await?;
     if !standing.allows(Permission::ViewConsultation) {
@@ -336,21 +344,7 @@ pub async fn open_ballot(
         ));
     }
     let now = Utc::now();
-    let opens_at = std::cmp::max(input.opens_at.unwrap_or(now), now);
-    if input.closes_at <= opens_at {
-        return Err(ServiceError::bad_input(
-            Reason::TimeRangeInvalid,
-            "closesAt",
-            "截止时间须晚于开始时间",
-        ));
-    }
-    if input.closes_at - opens_at > Duration::days(MAX_BALLOT_DAYS) {
-        return Err(ServiceError::bad_input(
-            Reason::TimeRangeInvalid,
-            "closesAt",
-            format!("表决期不能超过{MAX_BALLOT_DAYS}天"),
-        ));
-    }
+    let opens_at = ballot_window(input.opens_at, input.closes_at, now)?;
     if input.quorum < 1 {
         return Err(ServiceError::bad_input(
             Reason::ValueOutOfRange,
@@ -372,40 +366,146 @@ pub async fn open_ballot(
             "只有已受理的议题才能发起表决",
         ));
     }
-    let scheduled = opens_at > now;
-    let txn = begin_write(db).await?;
-    let created = ballot::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        community_id: Set(community_id),
-        target_kind: Set(target.kind()),
-        target_id: Set(target.id()),
-        council_id: Set(council_id),
-        electorate: Set(input.electorate),
-        pass_rule: Set(input.pass_rule),
-        quorum: Set(input.quorum),
-        secret: Set(input.secret),
-        status: Set(if scheduled {
+    Ok(ValidBallot {
+        input,
+        target,
+        opened_by: standing.user_id,
+        council_id,
+        opens_at,
+        now,
+    })
+}
+
+/// The proposal or covenant version the ballot decides: exactly one named.
+async fn find_target(db: &DatabaseConnection, input: &OpenBallot) -> ServiceResult<Target> {
+    Ok(match (input.proposal_id, input.covenant_version_id) {
+        (Some(id), None) => Target::Proposal(proposal::find_proposal(db, id).await?),
+        (None, Some(id)) => Target::Covenant(
+            entity::covenant::covenant_version::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(ServiceError::NotFound("公约版本"))?,
+        ),
+        _ => {
+            return Err(ServiceError::bad_input(
+                Reason::FieldRequired,
+                "proposalId",
+                "请指定一个议题或一个公约版本（二选一）",
+            ));
+        }
+    })
+}
+
+/// Pure: when the ballot opens (`requested`, or `now` when none or already
+/// past), refused unless it closes after that and within
+/// `MAX_BALLOT_DAYS`.
+fn ballot_window(
+    requested: Option<DateTime<Utc>>,
+    closes_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ServiceResult<DateTime<Utc>> {
+    let opens_at = std::cmp::max(requested.unwrap_or(now), now);
+    if closes_at <= opens_at {
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "closesAt",
+            "截止时间须晚于开始时间",
+        ));
+    }
+    if closes_at - opens_at > Duration::days(MAX_BALLOT_DAYS) {
+        return Err(ServiceError::bad_input(
+            Reason::TimeRangeInvalid,
+            "closesAt",
+            format!("表决期不能超过{MAX_BALLOT_DAYS}天"),
+        ));
+    }
+    Ok(opens_at)
+}
+
+/// What opening a ballot writes: its row (SCHEDULED when it opens later,
+/// its electorate then fixed by the closing task) and what it decides.
+struct BallotPlan {
+    row: ballot::Model,
+    scheduled: bool,
+    target: Target,
+}
+
+/// Pure: the ballot row for a validated request.
+fn plan_ballot(valid: ValidBallot, id: Uuid) -> BallotPlan {
+    let scheduled = valid.opens_at > valid.now;
+    let input = valid.input;
+    let row = ballot::Model {
+        id,
+        community_id: valid.target.community_id(),
+        target_kind: valid.target.kind(),
+        target_id: valid.target.id(),
+        council_id: valid.council_id,
+        electorate: input.electorate,
+        pass_rule: input.pass_rule,
+        quorum: input.quorum,
+        secret: input.secret,
+        status: if scheduled {
             BallotStatus::Scheduled
         } else {
             BallotStatus::Open
-        }),
-        opens_at: Set(opens_at),
-        closes_at: Set(input.closes_at),
-        electorate_size: Set(0),
-        opened_by: Set(standing.user_id),
-        closed_at: Set(None),
-        closed_by: Set(None),
-        passed: Set(None),
-        quorum_met: Set(None),
-        for_count: Set(None),
-        against_count: Set(None),
-        abstain_count: Set(None),
-        turnout: Set(None),
-        created_at: Set(now),
+        },
+        opens_at: valid.opens_at,
+        closes_at: input.closes_at,
+        electorate_size: 0,
+        opened_by: valid.opened_by,
+        closed_at: None,
+        closed_by: None,
+        passed: None,
+        quorum_met: None,
+        for_count: None,
+        against_count: None,
+        abstain_count: None,
+        turnout: None,
+        created_at: valid.now,
+    };
+    BallotPlan {
+        row,
+        scheduled,
+        target: valid.target,
     }
-    .insert(&txn)
-    .await?;
-    if input.secret {
+}
+
+/// Pure: a ballot needs someone to vote, and no more votes for its quorum
+/// than there are voters.
+fn check_electorate(size: i32, quorum: i32) -> ServiceResult<()> {
+    if size == 0 {
+        return Err(ServiceError::invalid_state(
+            Reason::NoEligibleVoters,
+            "没有符合条件的投票人，无法发起表决",
+        ));
+    }
+    if quorum > size {
+        return Err(ServiceError::bad_input(
+            Reason::ValueOutOfRange,
+            "quorum",
+            format!("法定投票数不能超过投票人总数（{size}）"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the plan in one transaction: the ballot (and its secret tally),
+/// the electorate checked, the target put to the vote, the electorate fixed
+/// when it opens now, the audit entry and the notice.
+async fn apply_ballot(db: &DatabaseConnection, plan: BallotPlan) -> ServiceResult<ballot::Model> {
+    let BallotPlan {
+        row,
+        scheduled,
+        target,
+    } = plan;
+    let opened_by = row.opened_by;
+    let txn = begin_write(db).await?;
+    // Every column set, as a new row's are.
+    let created = ballot::ActiveModel::from(row)
+        .reset_all()
+        .insert(&txn)
+        .await?;
+    if created.secret {
         ballot_secret_tally::ActiveModel {
             ballot_id: Set(created.id),
             community_id: Set(created.community_id),
@@ -417,19 +517,7 @@ pub async fn open_ballot(
         .await?;
     }
     let size = eligible_units(&txn, &created).await?.len() as i32;
-    if size == 0 {
-        return Err(ServiceError::invalid_state(
-            Reason::NoEligibleVoters,
-            "没有符合条件的投票人，无法发起表决",
-        ));
-    }
-    if input.quorum > size {
-        return Err(ServiceError::bad_input(
-            Reason::ValueOutOfRange,
-            "quorum",
-            format!("法定投票数不能超过投票人总数（{size}）"),
-        ));
-    }
+    check_electorate(size, created.quorum)?;
     match &target {
         Target::Proposal(p) => {
             proposal::move_status(
@@ -437,13 +525,13 @@ pub async fn open_ballot(
                 p.id,
                 ProposalStatus::Accepted,
                 ProposalStatus::InVote,
-                Some(standing.user_id),
+                Some(opened_by),
                 "put_to_vote",
             )
             .await?;
         }
         Target::Covenant(v) => {
-            covenant::begin_vote(&txn, v.id, community_id, created.id, standing.user_id).await?;
+            covenant::begin_vote(&txn, v.id, created.community_id, created.id, opened_by).await?;
         }
     }
     let saved = if scheduled {
@@ -455,7 +543,7 @@ pub async fn open_ballot(
         &txn,
         AuditEntry::new("ballot", saved.id, "open")
             .community(saved.community_id)
-            .actor(Some(standing.user_id))
+            .actor(Some(opened_by))
             .change(None, Some(ballot_json(&saved))),
     )
     .await?;
@@ -1478,5 +1566,59 @@ async fn apply_result<C: ConnectionTrait>(
             let moved = covenant::conclude_vote(txn, closed.target_id, passed, closed_by).await?;
             Ok(format!("社区居民公约第{}版", moved.number))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ballot_opens_now_or_later_and_closes_within_its_window() {
+        let now = Utc::now();
+        let reason = |r: ServiceResult<DateTime<Utc>>| r.err().map(|e| e.reason());
+        // No opening time, or one already past: it opens now.
+        assert_eq!(
+            ballot_window(None, now + Duration::days(1), now).ok(),
+            Some(now)
+        );
+        assert_eq!(
+            ballot_window(Some(now - Duration::hours(1)), now + Duration::days(1), now).ok(),
+            Some(now)
+        );
+        // A later opening is kept (the ballot is SCHEDULED).
+        let later = now + Duration::hours(3);
+        assert_eq!(
+            ballot_window(Some(later), now + Duration::days(1), now).ok(),
+            Some(later)
+        );
+        // It must close after it opens, and within MAX_BALLOT_DAYS.
+        assert_eq!(
+            reason(ballot_window(Some(later), later, now)),
+            Some(Reason::TimeRangeInvalid)
+        );
+        assert_eq!(
+            reason(ballot_window(
+                None,
+                now + Duration::days(MAX_BALLOT_DAYS) + Duration::seconds(1),
+                now
+            )),
+            Some(Reason::TimeRangeInvalid)
+        );
+        assert!(ballot_window(None, now + Duration::days(MAX_BALLOT_DAYS), now).is_ok());
+    }
+
+    #[test]
+    fn the_electorate_must_exist_and_reach_the_quorum() {
+        let reason = |r: ServiceResult<()>| r.err().map(|e| e.reason());
+        assert_eq!(
+            reason(check_electorate(0, 1)),
+            Some(Reason::NoEligibleVoters)
+        );
+        assert_eq!(
+            reason(check_electorate(3, 4)),
+            Some(Reason::ValueOutOfRange)
+        );
+        assert!(check_electorate(3, 3).is_ok());
     }
 }

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use entity::credits::activity::{self, ActivityStatus};
 use entity::credits::activity_signup::{self, SignupStatus};
+use entity::credits::credit_setting;
 use entity::credits::point_account;
 use entity::credits::posting::PostingKind;
 use sea_orm::sea_query::Expr;
@@ -768,6 +769,11 @@ fn local_day(at: DateTime<Utc>) -> chrono::NaiveDate {
 /// minutes; minutes overlapping another confirmed activity of the volunteer
 /// are refused; minutes above the community's daily cap earn no points;
 /// points that would lift a balance above the cap go to the donation pool.
+///
+/// Validate → plan → apply. The points a volunteer earns depend on what the
+/// transaction reads (their minutes credited elsewhere that day, their
+/// balance), so the plan is made per volunteer inside it, by pure functions
+/// (`plan_credit`, `split_at_cap`).
 pub async fn confirm_service(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -776,6 +782,33 @@ pub async fn confirm_service(
     idempotency_key: &str,
     now: DateTime<Utc>,
 ) -> ServiceResult<Vec<PostingView>> {
+    let valid = validate_confirmation(db, actor, activity_id, records, idempotency_key).await?;
+    if let Some(Claim::Replay(ids)) = idempotency::lookup(db, &valid.request).await? {
+        return replay_credits(db, &ids).await;
+    }
+    check_confirmable(&valid.activity, now)?;
+    let rules = settings::rules(db, valid.activity.community_id).await?;
+    apply_confirmation(db, valid, &rules, now).await
+}
+
+/// A confirmation that passed the checks on its input and the caller.
+struct ValidConfirmation {
+    activity: activity::Model,
+    confirmer: Uuid,
+    /// Each with its reason trimmed (`None` when blank).
+    records: Vec<ServiceRecord>,
+    request: Request,
+}
+
+/// The activity, the caller's permission, and the records: 1 to 200, one
+/// per volunteer, never the caller's own, minutes within the activity.
+async fn validate_confirmation(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    activity_id: Uuid,
+    records: &[ServiceRecord],
+    idempotency_key: &str,
+) -> ServiceResult<ValidConfirmation> {
     actor.user_id()?;
     let found = activity::Entity::find_by_id(activity_id)
         .one(db)
@@ -831,9 +864,17 @@ pub async fn confirm_service(
         grant.user_id,
         &fields,
     )?;
-    if let Some(Claim::Replay(ids)) = idempotency::lookup(db, &request).await? {
-        return replay_credits(db, &ids).await;
-    }
+    Ok(ValidConfirmation {
+        activity: found,
+        confirmer: grant.user_id,
+        records: cleaned,
+        request,
+    })
+}
+
+/// Pure: minutes are confirmed once the activity has ended, and never for a
+/// cancelled one.
+fn check_confirmable(found: &activity::Model, now: DateTime<Utc>) -> ServiceResult<()> {
     if now < found.ends_at {
         return Err(ServiceError::invalid_state(
             Reason::ActivityNotEnded,
@@ -846,148 +887,102 @@ pub async fn confirm_service(
             "活动已取消",
         ));
     }
-    let rules = settings::rules(db, found.community_id).await?;
+    Ok(())
+}
 
+/// What one volunteer's confirmed minutes earn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Credit {
+    /// The minutes that count: the confirmed ones up to what is left of the
+    /// daily cap.
+    creditable: i64,
+    /// `creditable` at the activity's points per hour, rounded down.
+    points: i64,
+}
+
+/// Pure: the minutes credited and the points earned for `minutes` confirmed
+/// when `credited_today` minutes were already credited on that day.
+fn plan_credit(
+    minutes: i32,
+    credited_today: i64,
+    daily_cap_minutes: i32,
+    points_per_hour: i32,
+) -> Credit {
+    let creditable = i64::from(minutes).min((i64::from(daily_cap_minutes) - credited_today).max(0));
+    Credit {
+        creditable,
+        points: creditable * i64::from(points_per_hour) / 60,
+    }
+}
+
+/// Pure: `points` split into what the member receives without passing the
+/// balance cap, and the rest (for the donation pool).
+fn split_at_cap(points: i64, balance: i64, balance_cap: Option<i32>) -> (i64, i64) {
+    let to_member = match balance_cap {
+        Some(cap) => points.min((i64::from(cap) - balance).max(0)),
+        None => points,
+    };
+    (to_member, points - to_member)
+}
+
+/// The accounts a confirmation posts between, opened inside its
+/// transaction in one order (issuing, pool, members): a refused request
+/// leaves no account, and two confirmations cannot deadlock.
+struct Accounts {
+    issuing: Uuid,
+    pool: Uuid,
+}
+
+/// Writes the confirmation in one transaction: the idempotency claim, the
+/// accounts, the unfinished attendance closed, each volunteer's minutes and
+/// postings, the request finished.
+async fn apply_confirmation(
+    db: &DatabaseConnection,
+    valid: ValidConfirmation,
+    rules: &credit_setting::Model,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<PostingView>> {
+    let found = &valid.activity;
     let txn = begin_write(db).await?;
-    let key_id = match idempotency::claim(&txn, &request).await? {
+    let key_id = match idempotency::claim(&txn, &valid.request).await? {
         Claim::Fresh(id) => id,
         Claim::Replay(ids) => {
             drop(txn);
             return replay_credits(db, &ids).await;
         }
     };
+    // Opened only now, in this transaction, in this order.
     let issuing = ledger::issuing_account(&txn, found.community_id).await?;
     let pool = ledger::donation_pool(&txn, found.community_id).await?;
-    // Opened only now, in this transaction: a refused request leaves no account.
-    let owners: Vec<Uuid> = cleaned.iter().map(|r| r.user_id).collect();
-    let accounts = ledger::member_accounts(&txn, found.community_id, &owners).await?;
+    let owners: Vec<Uuid> = valid.records.iter().map(|r| r.user_id).collect();
+    let members = ledger::member_accounts(&txn, found.community_id, &owners).await?;
+    let accounts = Accounts {
+        issuing: issuing.id,
+        pool: pool.id,
+    };
     close_unfinished_attendance(&txn, Some(found.id), now).await?;
+    let confirming = Confirming {
+        found,
+        confirmer: valid.confirmer,
+        rules,
+        now,
+        key_id,
+    };
     let mut posted = Vec::new();
-    for (record, account) in cleaned.into_iter().zip(accounts) {
-        let signup = activity_signup::Entity::find()
-            .filter(activity_signup::Column::ActivityId.eq(found.id))
-            .filter(activity_signup::Column::UserId.eq(record.user_id))
-            .filter(activity_signup::Column::Status.eq(SignupStatus::SignedUp))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::invalid_state(Reason::NotSignedUp, "该志愿者没有报名此活动")
-            })?;
-        if signup.confirmed_at.is_some() {
-            return Err(ServiceError::invalid_state(
-                Reason::HoursAlreadyConfirmed,
-                "该志愿者的服务时长已经确认过",
-            ));
-        }
-        let Some(interval) = attended_interval(&found, &signup) else {
-            return Err(ServiceError::invalid_state(
-                Reason::AttendanceMissing,
-                "该志愿者没有签到签退记录，请组织者先为其补签",
-            ));
-        };
-        let attended = attended_minutes(&found, &signup);
-        if i64::from(record.minutes) != attended && record.reason.is_none() {
-            return Err(ServiceError::bad_input(
-                Reason::FieldRequired,
-                "reason",
-                format!("确认时长与签到记录（{attended}分钟）不一致时须填写修正理由"),
-            ));
-        }
-        let (overlaps, credited_today) =
-            confirmed_elsewhere(&txn, &found, &signup, interval).await?;
-        if overlaps {
-            return Err(ServiceError::invalid_state(
-                Reason::HoursOverlap,
-                "该志愿者在同一时段已有另一活动的服务时长被确认",
-            ));
-        }
-        let creditable = i64::from(record.minutes)
-            .min((i64::from(rules.daily_cap_minutes) - credited_today).max(0));
-        let done = activity_signup::Entity::update_many()
-            .col_expr(
-                activity_signup::Column::ConfirmedMinutes,
-                Expr::value(record.minutes),
-            )
-            .col_expr(
-                activity_signup::Column::CreditedMinutes,
-                Expr::value(creditable as i32),
-            )
-            .col_expr(
-                activity_signup::Column::CorrectionReason,
-                Expr::value(record.reason.clone()),
-            )
-            .col_expr(
-                activity_signup::Column::ConfirmedBy,
-                Expr::value(grant.user_id),
-            )
-            .col_expr(activity_signup::Column::ConfirmedAt, Expr::value(now))
-            .col_expr(activity_signup::Column::UpdatedAt, Expr::value(now))
-            .filter(activity_signup::Column::Id.eq(signup.id))
-            .filter(activity_signup::Column::ConfirmedAt.is_null())
-            .exec(&txn)
-            .await?;
-        if done.rows_affected != 1 {
-            return Err(ServiceError::invalid_state(
-                Reason::HoursAlreadyConfirmed,
-                "该志愿者的服务时长已经确认过",
-            ));
-        }
-        audit::record(
-            &txn,
-            AuditEntry::new("activity_signup", signup.id, "confirm")
-                .community(found.community_id)
-                .actor(Some(grant.user_id))
-                .change(
-                    None,
-                    Some(json!({
-                        "minutes": record.minutes,
-                        "attended": attended,
-                        "credited": creditable,
-                        "reason": record.reason,
-                    })),
-                ),
-        )
-        .await?;
-
-        let points = creditable * i64::from(found.points_per_hour) / 60;
-        if points <= 0 {
+    for (record, account) in valid.records.iter().zip(members) {
+        let credit = confirm_record(&txn, &confirming, record).await?;
+        if credit.points <= 0 {
             continue;
         }
-        let balance = point_account::Entity::find_by_id(account.id)
-            .one(&txn)
-            .await?
-            .map(|a| a.balance)
-            .unwrap_or(0);
-        let to_member = match rules.balance_cap {
-            Some(cap) => points.min((i64::from(cap) - balance).max(0)),
-            None => points,
-        };
-        let memo = format!("{}（{}分钟）", found.title, creditable);
-        if to_member > 0 {
-            let mut movement =
-                Movement::new(PostingKind::Earn, to_member, issuing.id, account.id, now);
-            movement.actor_id = Some(grant.user_id);
-            movement.memo = Some(memo.clone());
-            movement.minutes = Some(creditable as i32);
-            movement.activity_id = Some(found.id);
-            movement.request_id = Some(key_id);
-            movement.to_cap = rules.balance_cap.map(i64::from);
-            posted.push(ledger::post(&txn, found.community_id, movement).await?);
-        }
-        if points > to_member {
-            let mut movement = Movement::new(
-                PostingKind::Earn,
-                points - to_member,
-                issuing.id,
-                pool.id,
-                now,
-            );
-            movement.actor_id = Some(grant.user_id);
-            movement.memo = Some(format!("{memo}：超出个人积分上限，转入社区公益池"));
-            movement.activity_id = Some(found.id);
-            movement.request_id = Some(key_id);
-            posted.push(ledger::post(&txn, found.community_id, movement).await?);
-        }
+        post_credit(
+            &txn,
+            &confirming,
+            &accounts,
+            account.id,
+            credit,
+            &mut posted,
+        )
+        .await?;
     }
     let ids: Vec<Uuid> = posted.iter().map(|p| p.id).collect();
     idempotency::finish(&txn, key_id, &ids).await?;
@@ -999,6 +994,164 @@ pub async fn confirm_service(
             posting,
         })
         .collect())
+}
+
+/// What every volunteer's confirmation in one request shares.
+struct Confirming<'a> {
+    found: &'a activity::Model,
+    confirmer: Uuid,
+    rules: &'a credit_setting::Model,
+    now: DateTime<Utc>,
+    key_id: Uuid,
+}
+
+/// Checks one volunteer's sign-up and attendance, records their confirmed
+/// and credited minutes (and its audit entry), and returns what they earn.
+async fn confirm_record<C: ConnectionTrait>(
+    txn: &C,
+    at: &Confirming<'_>,
+    record: &ServiceRecord,
+) -> ServiceResult<Credit> {
+    let found = at.found;
+    let signup = activity_signup::Entity::find()
+        .filter(activity_signup::Column::ActivityId.eq(found.id))
+        .filter(activity_signup::Column::UserId.eq(record.user_id))
+        .filter(activity_signup::Column::Status.eq(SignupStatus::SignedUp))
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::invalid_state(Reason::NotSignedUp, "该志愿者没有报名此活动")
+        })?;
+    if signup.confirmed_at.is_some() {
+        return Err(ServiceError::invalid_state(
+            Reason::HoursAlreadyConfirmed,
+            "该志愿者的服务时长已经确认过",
+        ));
+    }
+    let Some(interval) = attended_interval(found, &signup) else {
+        return Err(ServiceError::invalid_state(
+            Reason::AttendanceMissing,
+            "该志愿者没有签到签退记录，请组织者先为其补签",
+        ));
+    };
+    let attended = attended_minutes(found, &signup);
+    if i64::from(record.minutes) != attended && record.reason.is_none() {
+        return Err(ServiceError::bad_input(
+            Reason::FieldRequired,
+            "reason",
+            format!("确认时长与签到记录（{attended}分钟）不一致时须填写修正理由"),
+        ));
+    }
+    let (overlaps, credited_today) = confirmed_elsewhere(txn, found, &signup, interval).await?;
+    if overlaps {
+        return Err(ServiceError::invalid_state(
+            Reason::HoursOverlap,
+            "该志愿者在同一时段已有另一活动的服务时长被确认",
+        ));
+    }
+    let credit = plan_credit(
+        record.minutes,
+        credited_today,
+        at.rules.daily_cap_minutes,
+        found.points_per_hour,
+    );
+    let done = activity_signup::Entity::update_many()
+        .col_expr(
+            activity_signup::Column::ConfirmedMinutes,
+            Expr::value(record.minutes),
+        )
+        .col_expr(
+            activity_signup::Column::CreditedMinutes,
+            Expr::value(credit.creditable as i32),
+        )
+        .col_expr(
+            activity_signup::Column::CorrectionReason,
+            Expr::value(record.reason.clone()),
+        )
+        .col_expr(
+            activity_signup::Column::ConfirmedBy,
+            Expr::value(at.confirmer),
+        )
+        .col_expr(activity_signup::Column::ConfirmedAt, Expr::value(at.now))
+        .col_expr(activity_signup::Column::UpdatedAt, Expr::value(at.now))
+        .filter(activity_signup::Column::Id.eq(signup.id))
+        .filter(activity_signup::Column::ConfirmedAt.is_null())
+        .exec(txn)
+        .await?;
+    if done.rows_affected != 1 {
+        return Err(ServiceError::invalid_state(
+            Reason::HoursAlreadyConfirmed,
+            "该志愿者的服务时长已经确认过",
+        ));
+    }
+    audit::record(
+        txn,
+        AuditEntry::new("activity_signup", signup.id, "confirm")
+            .community(found.community_id)
+            .actor(Some(at.confirmer))
+            .change(
+                None,
+                Some(json!({
+                    "minutes": record.minutes,
+                    "attended": attended,
+                    "credited": credit.creditable,
+                    "reason": record.reason,
+                })),
+            ),
+    )
+    .await?;
+    Ok(credit)
+}
+
+/// Posts one volunteer's points: to them up to the balance cap, the rest to
+/// the donation pool.
+async fn post_credit<C: ConnectionTrait>(
+    txn: &C,
+    at: &Confirming<'_>,
+    accounts: &Accounts,
+    member: Uuid,
+    credit: Credit,
+    posted: &mut Vec<entity::credits::posting::Model>,
+) -> ServiceResult<()> {
+    let found = at.found;
+    let balance = point_account::Entity::find_by_id(member)
+        .one(txn)
+        .await?
+        .map(|a| a.balance)
+        .unwrap_or(0);
+    let (to_member, to_pool) = split_at_cap(credit.points, balance, at.rules.balance_cap);
+    let memo = format!("{}（{}分钟）", found.title, credit.creditable);
+    if to_member > 0 {
+        let mut movement = Movement::new(
+            PostingKind::Earn,
+            to_member,
+            accounts.issuing,
+            member,
+            at.now,
+        );
+        movement.actor_id = Some(at.confirmer);
+        movement.memo = Some(memo.clone());
+        movement.minutes = Some(credit.creditable as i32);
+        movement.activity_id = Some(found.id);
+        movement.request_id = Some(at.key_id);
+        movement.to_cap = at.rules.balance_cap.map(i64::from);
+        posted.push(ledger::post(txn, found.community_id, movement).await?);
+    }
+    if to_pool > 0 {
+        let mut movement = Movement::new(
+            PostingKind::Earn,
+            to_pool,
+            accounts.issuing,
+            accounts.pool,
+            at.now,
+        );
+        movement.actor_id = Some(at.confirmer);
+        movement.memo = Some(format!("{memo}：超出个人积分上限，转入社区公益池"));
+        movement.activity_id = Some(found.id);
+        movement.request_id = Some(at.key_id);
+        posted.push(ledger::post(txn, found.community_id, movement).await?);
+    }
+    Ok(())
 }
 
 async fn replay_credits(db: &DatabaseConnection, ids: &[Uuid]) -> ServiceResult<Vec<PostingView>> {
@@ -1049,4 +1202,84 @@ async fn confirmed_elsewhere<C: ConnectionTrait>(
         }
     }
     Ok((overlaps, credited))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_come_from_the_minutes_left_under_the_daily_cap() {
+        // 90 minutes at 10 points an hour, nothing credited yet that day.
+        assert_eq!(
+            plan_credit(90, 0, 480, 10),
+            Credit {
+                creditable: 90,
+                points: 15
+            }
+        );
+        // Only 30 minutes left of the day's 480.
+        assert_eq!(
+            plan_credit(90, 450, 480, 10),
+            Credit {
+                creditable: 30,
+                points: 5
+            }
+        );
+        // The cap already passed: no minutes count, no points.
+        assert_eq!(
+            plan_credit(90, 500, 480, 10),
+            Credit {
+                creditable: 0,
+                points: 0
+            }
+        );
+        // Points are rounded down: 7 minutes at 10 an hour is 1 point.
+        assert_eq!(plan_credit(7, 0, 480, 10).points, 1);
+        assert_eq!(plan_credit(5, 0, 480, 10).points, 0);
+    }
+
+    #[test]
+    fn points_above_the_balance_cap_go_to_the_pool() {
+        assert_eq!(split_at_cap(15, 100, None), (15, 0));
+        assert_eq!(split_at_cap(15, 100, Some(110)), (10, 5));
+        assert_eq!(split_at_cap(15, 100, Some(200)), (15, 0));
+        // A balance already above the cap receives nothing.
+        assert_eq!(split_at_cap(15, 300, Some(200)), (0, 15));
+    }
+
+    #[test]
+    fn only_an_ended_open_activity_is_confirmed() {
+        let ends_at = Utc::now();
+        let mut found = activity::Model {
+            id: Uuid::now_v7(),
+            community_id: Uuid::now_v7(),
+            organiser_id: Uuid::now_v7(),
+            project_id: None,
+            title: "清扫".into(),
+            description: None,
+            place: None,
+            starts_at: ends_at - Duration::hours(2),
+            ends_at,
+            capacity: 10,
+            points_per_hour: 10,
+            skills_wanted: String::new(),
+            status: ActivityStatus::Open,
+            check_code: None,
+            check_code_expires_at: None,
+            created_at: ends_at,
+            updated_at: ends_at,
+        };
+        assert!(check_confirmable(&found, ends_at).is_ok());
+        let early = check_confirmable(&found, ends_at - Duration::minutes(1));
+        assert_eq!(
+            early.err().map(|e| e.reason()),
+            Some(Reason::ActivityNotEnded)
+        );
+        found.status = ActivityStatus::Cancelled;
+        assert_eq!(
+            check_confirmable(&found, ends_at).err().map(|e| e.reason()),
+            Some(Reason::ActivityCancelled)
+        );
+    }
 }

@@ -86,15 +86,64 @@ pub struct NewProject<'a> {
     pub lead_organisation_id: Option<Uuid>,
 }
 
+/// Validate → plan → apply: the checks and reads, the rows to write, and the
+/// one write transaction.
 pub async fn create_project(
     db: &DatabaseConnection,
     actor: &Actor,
     input: NewProject<'_>,
 ) -> ServiceResult<project::Model> {
+    let valid = validate_project(db, actor, &input).await?;
+    let plan = plan_project(valid, &input, Uuid::now_v7(), Utc::now());
+    apply_project(db, plan).await
+}
+
+/// A project request that passed every check made before the transaction.
+struct ValidProject {
+    grant: policy::Grant,
+    title: String,
+    description: Option<String>,
+    street_id: Uuid,
+}
+
+/// The caller's permission, the text and number limits, no duplicates, and
+/// the lead organisation belonging to the community's street.
+async fn validate_project(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: &NewProject<'_>,
+) -> ServiceResult<ValidProject> {
     let grant =
         policy::authorize(db, actor, input.community_id, Permission::ManageProjects).await?;
     let title = validate::text("title", input.title, 100)?;
     let description = optional_text("description", input.description, 4000)?;
+    check_project_lists(input)?;
+    let community = &grant.community;
+    let street_id = community.street_id.unwrap_or(community.district_id);
+    if let Some(org_id) = input.lead_organisation_id {
+        let org = organisation::Entity::find_by_id(org_id)
+            .one(db)
+            .await?
+            .ok_or(ServiceError::NotFound("组织"))?;
+        if org.street_id != street_id {
+            return Err(ServiceError::bad_input(
+                Reason::ReferenceInvalid,
+                "leadOrganisationId",
+                "牵头组织未在本街道登记",
+            ));
+        }
+    }
+    Ok(ValidProject {
+        grant,
+        title,
+        description,
+        street_id,
+    })
+}
+
+/// The budget range and the needs and pledges lists: their lengths, positive
+/// quantities, no repeats.
+fn check_project_lists(input: &NewProject<'_>) -> ServiceResult<()> {
     if !(0..=MAX_BUDGET_FEN).contains(&input.budget_fen) {
         return Err(ServiceError::bad_input(
             Reason::ValueOutOfRange,
@@ -144,129 +193,104 @@ pub async fn create_project(
             "同一资源只能认领一次",
         ));
     }
-    let community = grant.community;
-    let street_id = community.street_id.unwrap_or(community.district_id);
-    if let Some(org_id) = input.lead_organisation_id {
-        let org = organisation::Entity::find_by_id(org_id)
-            .one(db)
-            .await?
-            .ok_or(ServiceError::NotFound("组织"))?;
-        if org.street_id != street_id {
-            return Err(ServiceError::bad_input(
-                Reason::ReferenceInvalid,
-                "leadOrganisationId",
-                "牵头组织未在本街道登记",
-            ));
-        }
-    }
+    Ok(())
+}
 
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    let txn = begin_write(db).await?;
-    let created = project::ActiveModel {
-        id: Set(id),
-        community_id: Set(community.id),
-        street_id: Set(street_id),
-        selected_community_id: Set(None),
-        lead_organisation_id: Set(input.lead_organisation_id),
-        title: Set(title),
-        description: Set(description),
-        budget_fen: Set(input.budget_fen),
-        spent_fen: Set(None),
-        status: Set(ProjectStatus::Draft),
-        review_score: Set(None),
-        review_comment: Set(None),
-        reviewed_by: Set(None),
-        reviewed_at: Set(None),
-        removal_reason: Set(None),
-        created_by: Set(grant.user_id),
-        created_at: Set(now),
-        updated_at: Set(now),
-        selected_at: Set(None),
-        started_at: Set(None),
-        completed_at: Set(None),
-        evaluated_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
+/// What creating a project writes: its row, the needs to claim and the
+/// resources to reserve (each sorted by id: rows are locked in one order so
+/// that two projects on the same needs or resources cannot deadlock on
+/// PostgreSQL), and the audit entry's content.
+struct ProjectPlan {
+    row: project::Model,
+    street_id: Uuid,
+    need_ids: Vec<Uuid>,
+    pledges: Vec<(Uuid, i32)>,
+    audit: serde_json::Value,
+}
 
-    // Claim the needs: each must be this community's, ACCEPTED or MATCHED,
-    // and not taken by another project.
+/// Pure: the rows to write for a validated request.
+fn plan_project(
+    valid: ValidProject,
+    input: &NewProject<'_>,
+    id: Uuid,
+    now: chrono::DateTime<Utc>,
+) -> ProjectPlan {
+    let row = project::Model {
+        id,
+        community_id: valid.grant.community.id,
+        street_id: valid.street_id,
+        selected_community_id: None,
+        lead_organisation_id: input.lead_organisation_id,
+        title: valid.title,
+        description: valid.description,
+        budget_fen: input.budget_fen,
+        spent_fen: None,
+        status: ProjectStatus::Draft,
+        review_score: None,
+        review_comment: None,
+        reviewed_by: None,
+        reviewed_at: None,
+        removal_reason: None,
+        created_by: valid.grant.user_id,
+        created_at: now,
+        updated_at: now,
+        selected_at: None,
+        started_at: None,
+        completed_at: None,
+        evaluated_at: None,
+    };
     let mut need_ids = input.need_ids.to_vec();
     need_ids.sort();
-    for need_id in &need_ids {
-        let found = need::Entity::find_by_id(*need_id)
-            .filter(need::Column::CommunityId.eq(community.id))
-            .one(&txn)
-            .await?
-            .ok_or(ServiceError::NotFound("需求"))?;
-        let claimable = matches!(found.status, NeedStatus::Accepted | NeedStatus::Matched)
-            && found.project_id.is_none();
-        if !claimable {
-            return Err(ServiceError::invalid_state(
-                Reason::NeedStatusWrong,
-                format!("需求“{}”尚未受理或已由其他项目承接", found.title),
-            ));
-        }
-        let claimed = need::Entity::update_many()
-            .col_expr(need::Column::ProjectId, Expr::value(Some(id)))
-            .col_expr(
-                need::Column::Status,
-                Expr::value(NeedStatus::Matched.to_value()),
-            )
-            .col_expr(need::Column::UpdatedAt, Expr::value(now))
-            .filter(need::Column::Id.eq(found.id))
-            .filter(need::Column::Status.eq(found.status))
-            .filter(need::Column::ProjectId.is_null())
-            .exec(&txn)
-            .await?;
-        if claimed.rows_affected != 1 {
-            return Err(ServiceError::invalid_state(
-                Reason::StaleState,
-                "需求状态已变化，请刷新后重试",
-            ));
-        }
-        let after = need::Model {
-            status: NeedStatus::Matched,
-            project_id: Some(id),
-            ..found.clone()
-        };
-        audit::record(
-            &txn,
-            AuditEntry::new("need", found.id, "claim_by_project")
-                .community(community.id)
-                .actor(Some(grant.user_id))
-                .change(
-                    Some(need_service::state_json(&found)),
-                    Some(need_service::state_json(&after)),
-                ),
-        )
-        .await?;
-        project_need::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            community_id: Set(community.id),
-            project_id: Set(id),
-            need_id: Set(found.id),
-        }
-        .insert(&txn)
-        .await?;
-    }
-
-    // Rows are locked in one order (by id) so that two projects pledging the
-    // same resources cannot deadlock on PostgreSQL.
     let mut pledges = input.pledges.to_vec();
     pledges.sort();
-    for (resource_id, quantity) in &pledges {
-        reserve(&txn, street_id, *resource_id, *quantity, grant.user_id).await?;
+    let audit = json!({
+        "status": "DRAFT",
+        "budgetFen": input.budget_fen,
+        "needs": input.need_ids,
+        "pledges": input.pledges.iter().map(|(r, q)| json!({"resource": r, "quantity": q})).collect::<Vec<_>>(),
+    });
+    ProjectPlan {
+        row,
+        street_id: valid.street_id,
+        need_ids,
+        pledges,
+        audit,
+    }
+}
+
+/// Writes the plan in one transaction: the project, each need claimed, each
+/// resource reserved and pledged, the audit entry.
+async fn apply_project(
+    db: &DatabaseConnection,
+    plan: ProjectPlan,
+) -> ServiceResult<project::Model> {
+    let txn = begin_write(db).await?;
+    // Every column set, as a new row's are.
+    let created = project::ActiveModel::from(plan.row)
+        .reset_all()
+        .insert(&txn)
+        .await?;
+    for need_id in &plan.need_ids {
+        claim_need(&txn, &created, *need_id).await?;
+    }
+    for (resource_id, quantity) in &plan.pledges {
+        reserve(
+            &txn,
+            plan.street_id,
+            *resource_id,
+            *quantity,
+            created.created_by,
+        )
+        .await?;
         pledge::ActiveModel {
             id: Set(Uuid::now_v7()),
-            community_id: Set(community.id),
-            project_id: Set(id),
+            community_id: Set(created.community_id),
+            project_id: Set(created.id),
             resource_id: Set(*resource_id),
             quantity: Set(*quantity),
             used_quantity: Set(None),
             status: Set(PledgeStatus::Reserved),
-            created_at: Set(now),
+            created_at: Set(created.created_at),
             settled_at: Set(None),
         }
         .insert(&txn)
@@ -274,22 +298,80 @@ pub async fn create_project(
     }
     audit::record(
         &txn,
-        AuditEntry::new("project", id, "create")
-            .community(community.id)
-            .actor(Some(grant.user_id))
-            .change(
-                None,
-                Some(json!({
-                    "status": "DRAFT",
-                    "budgetFen": created.budget_fen,
-                    "needs": input.need_ids,
-                    "pledges": input.pledges.iter().map(|(r, q)| json!({"resource": r, "quantity": q})).collect::<Vec<_>>(),
-                })),
-            ),
+        AuditEntry::new("project", created.id, "create")
+            .community(created.community_id)
+            .actor(Some(created.created_by))
+            .change(None, Some(plan.audit)),
     )
     .await?;
     txn.commit().await?;
     Ok(created)
+}
+
+/// Claims one need for the new project: it must be this community's,
+/// ACCEPTED or MATCHED, and not taken by another project.
+async fn claim_need(
+    txn: &WriteTransaction,
+    created: &project::Model,
+    need_id: Uuid,
+) -> ServiceResult<()> {
+    let now = created.created_at;
+    let found = need::Entity::find_by_id(need_id)
+        .filter(need::Column::CommunityId.eq(created.community_id))
+        .one(txn)
+        .await?
+        .ok_or(ServiceError::NotFound("需求"))?;
+    let claimable = matches!(found.status, NeedStatus::Accepted | NeedStatus::Matched)
+        && found.project_id.is_none();
+    if !claimable {
+        return Err(ServiceError::invalid_state(
+            Reason::NeedStatusWrong,
+            format!("需求“{}”尚未受理或已由其他项目承接", found.title),
+        ));
+    }
+    let claimed = need::Entity::update_many()
+        .col_expr(need::Column::ProjectId, Expr::value(Some(created.id)))
+        .col_expr(
+            need::Column::Status,
+            Expr::value(NeedStatus::Matched.to_value()),
+        )
+        .col_expr(need::Column::UpdatedAt, Expr::value(now))
+        .filter(need::Column::Id.eq(found.id))
+        .filter(need::Column::Status.eq(found.status))
+        .filter(need::Column::ProjectId.is_null())
+        .exec(txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(ServiceError::invalid_state(
+            Reason::StaleState,
+            "需求状态已变化，请刷新后重试",
+        ));
+    }
+    let after = need::Model {
+        status: NeedStatus::Matched,
+        project_id: Some(created.id),
+        ..found.clone()
+    };
+    audit::record(
+        txn,
+        AuditEntry::new("need", found.id, "claim_by_project")
+            .community(created.community_id)
+            .actor(Some(created.created_by))
+            .change(
+                Some(need_service::state_json(&found)),
+                Some(need_service::state_json(&after)),
+            ),
+    )
+    .await?;
+    project_need::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        community_id: Set(created.community_id),
+        project_id: Set(created.id),
+        need_id: Set(found.id),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
 }
 
 /// Reserves `quantity` units of a resource of the street: one conditional
