@@ -222,15 +222,7 @@ async fn login(app: &TestApp, phone: &str, password: &str) -> linli::GqlResponse
 
 /// `linli_password_verifications_total{against="<against>"}` from /metrics.
 async fn verifications(app: &TestApp, against: &str) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     let prefix = format!("linli_password_verifications_total{{against=\"{against}\"}} ");
     text.lines()
         .find_map(|line| line.strip_prefix(prefix.as_str()))

@@ -423,15 +423,7 @@ async fn health_ready_and_metrics(app: TestApp) {
     )
     .await
     .expect_error("BAD_USER_INPUT");
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(
         text.contains(r#"linli_graphql_requests_total{operation="WhoAmI"} 1"#),
         "{text}"

@@ -156,15 +156,7 @@ async fn seed(app: &TestApp, community_id: Uuid, street_id: Uuid, staff: Uuid) {
 
 /// The server's count of statements run for requests so far.
 async fn statements_so_far(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base_url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics body");
+    let text = app.metrics_text().await;
     text.lines()
         .find_map(|line| line.strip_prefix("linli_db_statements_total "))
         .expect("linli_db_statements_total is exported")
